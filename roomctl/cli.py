@@ -1,0 +1,118 @@
+"""The ``roomctl`` command line (contracts.md §1).
+
+Exit codes: 0 success; 2 bad input (configuration, capture, arguments) with a message
+naming the file, line or key and what is wrong; 1 anything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from roomctl import SAFETY_NOTICE, __version__
+from roomctl.errors import ConfigError, RecordError
+from roomctl.logs import configure_logging
+from roomctl.settings import Settings, load_settings
+
+_LOGGER = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_BAD_INPUT = 2
+
+
+def _print_config_problems(error: ConfigError) -> None:
+    count = len(error.problems)
+    noun = "problem" if count == 1 else "problems"
+    print(f"roomctl: the configuration has {count} {noun}:", file=sys.stderr)  # noqa: T201
+    for problem in error.problems:
+        print(f"  {problem}", file=sys.stderr)  # noqa: T201
+
+
+def _config_check(args: argparse.Namespace) -> int:
+    try:
+        settings = load_settings(Path(args.file))
+    except ConfigError as exc:
+        _print_config_problems(exc)
+        return EXIT_BAD_INPUT
+    print(f"{args.file}: the configuration is valid. Effective settings:")  # noqa: T201
+    print(json.dumps(settings.model_dump(mode="json"), indent=2))  # noqa: T201
+    return EXIT_OK
+
+
+async def _run_until_signalled(settings: Settings) -> None:
+    # Imported here: the daemon's modules are not needed by the other commands.
+    from roomctl.app import Daemon  # noqa: PLC0415
+
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None  # noqa: S101 (we are inside asyncio.run)
+    stopping = False
+
+    def stop(signame: str) -> None:
+        nonlocal stopping
+        if not stopping:
+            stopping = True
+            _LOGGER.info("received %s: shutting down", signame)
+            task.cancel()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop, sig.name)
+    try:
+        await Daemon(settings).run()
+    except asyncio.CancelledError:
+        if not stopping:
+            raise
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        settings = load_settings(Path(args.config))
+    except ConfigError as exc:
+        _print_config_problems(exc)
+        return EXIT_BAD_INPUT
+    configure_logging(settings.log.level)
+    _LOGGER.warning(SAFETY_NOTICE)
+    try:
+        asyncio.run(_run_until_signalled(settings))
+    except RecordError as exc:
+        _LOGGER.error("cannot start: %s", exc)
+        return EXIT_FAILURE
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="roomctl",
+        description="Treatment-room daemon for ketamine-assisted psychotherapy. "
+        + SAFETY_NOTICE,
+    )
+    parser.add_argument("--version", action="version", version=f"roomctl {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run the room daemon (headless)")
+    run.add_argument("--config", required=True, metavar="FILE", help="TOML settings")
+    run.set_defaults(handler=_run)
+
+    config = commands.add_parser("config", help="configuration tools")
+    config_commands = config.add_subparsers(dest="config_command", required=True)
+    check = config_commands.add_parser(
+        "check", help="validate a configuration and print the settings in force"
+    )
+    check.add_argument("file", metavar="FILE")
+    check.set_defaults(handler=_config_check)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    args = build_parser().parse_args(argv)
+    handler = args.handler
+    result: int = handler(args)
+    return result

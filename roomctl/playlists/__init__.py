@@ -1,0 +1,1 @@
+"""Phase playlists and the music player port."""

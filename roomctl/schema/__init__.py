@@ -1,0 +1,1 @@
+"""SQL schema files of the session record (``vN.sql``)."""

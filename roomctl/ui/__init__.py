@@ -1,0 +1,1 @@
+"""The nurse console (Textual): sees events and sends commands, nothing else."""

@@ -1,0 +1,1 @@
+"""Device simulators: device-side models speaking the real wire protocols."""
