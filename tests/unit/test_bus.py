@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -15,7 +16,6 @@ from roomctl.events import (
     ReadingReceived,
 )
 from roomctl.readings import Metric, Reading, ReadingStatus
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from roomctl.clock import VirtualClock

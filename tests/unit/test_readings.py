@@ -1,9 +1,10 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 
 from roomctl.readings import Metric, NibpReading, Reading, ReadingStatus
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from roomctl.clock import VirtualClock

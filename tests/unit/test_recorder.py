@@ -155,10 +155,12 @@ def test_recorder_migrates_a_version_1_record_keeping_its_data(tmp_path: Path) -
     conn = sqlite3.connect(path, isolation_level=None)
     assert migrate(conn, target=1) == 1
     conn.execute(
-        "INSERT INTO sessions VALUES ('s1', 'room-1', '2026-01-01T00:00:00+00:00', NULL, 'iv', 40)"
+        "INSERT INTO sessions VALUES"
+        " ('s1', 'room-1', '2026-01-01T00:00:00+00:00', NULL, 'iv', 40)"
     )
     conn.execute(
-        "INSERT INTO events (session_id, ts, type, code, payload) VALUES ('s1', 1.0, 'note', NULL, '{}')"
+        "INSERT INTO events (session_id, ts, type, code, payload)"
+        " VALUES ('s1', 1.0, 'note', NULL, '{}')"
     )
     conn.close()
 
