@@ -1,0 +1,1 @@
+"""Tests: simulator device models."""
