@@ -12,13 +12,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from roomctl import __version__
 from roomctl.backoff import restarting
 from roomctl.bus import EventBus
+from roomctl.capture import CaptureHeader, CaptureWriter
 from roomctl.clock import Clock, SystemClock
+from roomctl.devices.registry import DRIVERS
+from roomctl.devices.supervisor import DeviceSupervisor
 from roomctl.events import OutputFailed, SessionOpened
+from roomctl.nibp import MeasuringDriver, NibpController
+from roomctl.pipeline import ReadingPipeline
+from roomctl.readings import LinkState
 from roomctl.recorder import Recorder
 from roomctl.systemd import Notifier
 
@@ -58,7 +64,54 @@ class Daemon:
             clock=self.clock,
             flush_interval_s=settings.record.flush_interval_s,
         )
-        self.session_id = ""
+        self.pipeline = ReadingPipeline(bus=self.bus)
+        self.session_id = session_id_for(settings.room.name, self.clock)
+        self.capture: CaptureWriter | None = None
+        if settings.record.capture:
+            self.capture = CaptureWriter(
+                settings.record.effective_captures_dir / f"{self.session_id}.jsonl",
+                CaptureHeader(
+                    room=settings.room.name,
+                    started_at=self.clock.now_utc(),
+                    devices={
+                        name: device.protocol
+                        for name, device in settings.devices.items()
+                        if device.enabled
+                    },
+                    route=settings.session.route,
+                    infusion_min=settings.session.infusion_min,
+                ),
+                start_mono=self.clock.monotonic(),
+            )
+        self.supervisors = [
+            DeviceSupervisor(
+                name=name,
+                spec=DRIVERS[device.protocol],
+                port=device.port,
+                baud=device.effective_baud,
+                pipeline=self.pipeline,
+                clock=self.clock,
+                stale_after_s=device.stale_after_s,
+                capture=self.capture,
+            )
+            for name, device in settings.devices.items()
+            if device.enabled
+        ]
+        self.nibp_controllers = [
+            self._nibp_controller(sup)
+            for sup in self.supervisors
+            if sup.spec.category == "nibp" and hasattr(sup.driver, "measure")
+        ]
+
+    def _nibp_controller(self, supervisor: DeviceSupervisor) -> NibpController:
+        # hasattr above: only drivers that can start a measurement get a controller.
+        driver = cast("MeasuringDriver", supervisor.driver)
+        return NibpController(
+            device=supervisor.name,
+            driver=driver,
+            cycle_s=lambda: self.settings.nibp.cycle_s,
+            link_up=lambda: supervisor.state is LinkState.UP,
+        )
 
     def _report_failure(self, component: str, exc: BaseException) -> None:
         self.bus.publish(
@@ -71,7 +124,6 @@ class Daemon:
         )
 
     def _open_session(self) -> SessionOpened:
-        self.session_id = session_id_for(self.settings.room.name, self.clock)
         opened = SessionOpened(
             occurred_mono=self.clock.monotonic(),
             occurred_at=self.clock.now_utc(),
@@ -85,15 +137,27 @@ class Daemon:
 
     def critical_tasks(self) -> dict[str, Coroutine[None, None, None]]:
         """The alarm path: device supervisors and the pipeline, by task name."""
-        return {}
+        tasks: dict[str, Coroutine[None, None, None]] = {
+            f"device[{sup.name}].supervisor": sup.run() for sup in self.supervisors
+        }
+        if self.settings.nibp.auto_start:
+            tasks.update(
+                {f"device[{c.device}].nibp": c.run() for c in self.nibp_controllers}
+            )
+        return tasks
 
     def auxiliary_tasks(self) -> dict[str, Coroutine[None, None, None]]:
         """Outputs that restart on failure, by task name."""
-        return {
+        tasks: dict[str, Coroutine[None, None, None]] = {
             "recorder": restarting(
                 "recorder", self.recorder.run, on_failure=self._report_failure
             ),
         }
+        if self.capture is not None:
+            tasks["capture"] = restarting(
+                "capture", self.capture.run, on_failure=self._report_failure
+            )
+        return tasks
 
     async def _watchdog_loop(self) -> None:
         interval = self.notifier.watchdog_interval_s or DEFAULT_WATCHDOG_S
@@ -124,5 +188,7 @@ class Daemon:
             self.notifier.stopping()
             self.recorder.final_flush()
             self.recorder.close()
+            if self.capture is not None:
+                self.capture.close()
             self.bus.close()
             _LOGGER.info("roomctl stopped; the session record is flushed")

@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -86,6 +87,29 @@ def _run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _replay(args: argparse.Namespace) -> int:
+    from roomctl.errors import CaptureError  # noqa: PLC0415 (command-local imports)
+    from roomctl.replay import replay  # noqa: PLC0415
+
+    path = Path(args.capture)
+    try:
+        with path.open(encoding="utf-8") as stream:
+            replay(stream, sys.stdout, source=str(path), readings=args.readings)
+    except OSError as exc:
+        print(f"roomctl: cannot read the capture {path}: {exc}", file=sys.stderr)  # noqa: T201
+        return EXIT_BAD_INPUT
+    except (CaptureError, UnicodeDecodeError) as exc:
+        print(f"roomctl: bad capture: {exc}", file=sys.stderr)  # noqa: T201
+        return EXIT_BAD_INPUT
+    return EXIT_OK
+
+
+def _sim(args: argparse.Namespace) -> int:
+    # roomctl never imports the simulators (an import-layer contract); run them as
+    # their own program instead.
+    os.execv(sys.executable, [sys.executable, "-m", "simulators", *args.sim_args])  # noqa: S606
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     parser = argparse.ArgumentParser(
@@ -99,6 +123,24 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the room daemon (headless)")
     run.add_argument("--config", required=True, metavar="FILE", help="TOML settings")
     run.set_defaults(handler=_run)
+
+    sim = commands.add_parser(
+        "sim",
+        help="run a device simulator (same as python -m simulators)",
+        add_help=False,
+    )
+    sim.add_argument("sim_args", nargs=argparse.REMAINDER)
+    sim.set_defaults(handler=_sim)
+
+    replay = commands.add_parser(
+        "replay", help="replay a capture in virtual time and print its events"
+    )
+    replay.add_argument("capture", metavar="CAPTURE")
+    replay.add_argument("--config", metavar="FILE", help="alarm policy settings")
+    replay.add_argument(
+        "--readings", action="store_true", help="print every reading as well"
+    )
+    replay.set_defaults(handler=_replay)
 
     config = commands.add_parser("config", help="configuration tools")
     config_commands = config.add_subparsers(dest="config_command", required=True)

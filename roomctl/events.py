@@ -81,6 +81,9 @@ class AlarmTransition(enum.StrEnum):
     ESCALATED = "escalated"
     DEESCALATED = "deescalated"
     ACKNOWLEDGED = "acknowledged"
+    #: Audio comes back for an alarm still present (reminder, or volume raised
+    #: after going unacknowledged); priority unchanged.
+    REMINDED = "reminded"
     CLEARED = "cleared"
     RESET = "reset"
 

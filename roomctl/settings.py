@@ -73,6 +73,8 @@ class RecordSettings(StrictModel):
     """How often queued rows are written; keeps every reading durable within 1 s."""
     captures_dir: Path | None = None
     """Where per-session capture files go; beside the record when unset."""
+    capture: bool = True
+    """Write a capture file (every byte, link event and operator input) per session."""
 
     @property
     def effective_captures_dir(self) -> Path:
@@ -91,6 +93,15 @@ class SessionSettings(StrictModel):
     """Infusion length in minutes (IV; other routes count +40 min from dose)."""
 
 
+class NibpSettings(StrictModel):
+    """How roomctl starts NIBP determinations on monitors it can command (SunTech)."""
+
+    auto_start: bool = True
+    """Start determinations on the cycle; when off, the nurse is asked instead."""
+    cycle_s: Annotated[float, Field(ge=60, le=3600)] = 300.0
+    """Seconds between determinations (alarm-policy.md: 5 min during infusion)."""
+
+
 class LogSettings(StrictModel):
     """Logging."""
 
@@ -106,6 +117,7 @@ class Settings(StrictModel):
     """Devices by name (the name appears in alarm codes: ``tech.link.<name>``)."""
     record: RecordSettings = RecordSettings()
     session: SessionSettings = SessionSettings()
+    nibp: NibpSettings = NibpSettings()
     log: LogSettings = LogSettings()
 
     @model_validator(mode="after")

@@ -1,0 +1,283 @@
+"""Capture files (contracts.md §2): the room's black box, written and read.
+
+A capture is UTF-8 JSON Lines: a header, then records of bytes received (``rx``) and
+sent (``tx``), link changes and operator inputs, each with ``t`` seconds since the
+header's ``started_at``. ``read_capture`` checks every line and raises ``CaptureError``
+naming the line and the fault. ``CaptureWriter`` buffers lines in memory and writes
+them off the event loop, so the alarm path never waits on the disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, TextIO, TypeAlias
+
+from roomctl.commands import CommandInvalid, validate_command
+from roomctl.errors import CaptureError
+from roomctl.events import CommandVerb, Role, Route
+from roomctl.readings import LinkState, ProtocolId
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+_LOGGER = logging.getLogger(__name__)
+
+CAPTURE_VERSION = 1
+#: How often buffered capture lines are written.
+CAPTURE_FLUSH_INTERVAL_S = 0.5
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CaptureHeader:
+    """Line 1 of a capture."""
+
+    room: str
+    started_at: datetime
+    #: Device name -> protocol.
+    devices: dict[str, ProtocolId]
+    route: Route = Route.IV
+    infusion_min: float = 40.0
+
+    def to_json(self) -> dict[str, object]:
+        """The header line as JSON values."""
+        return {
+            "roomctl_capture": CAPTURE_VERSION,
+            "room": self.room,
+            "started_at": self.started_at.isoformat().replace("+00:00", "Z"),
+            "devices": {n: {"protocol": p.value} for n, p in self.devices.items()},
+            "session": {"route": self.route.value, "infusion_min": self.infusion_min},
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BytesRecord:
+    """Bytes received from (``rx``) or sent to (``tx``) a device."""
+
+    line: int
+    t: float
+    dev: str
+    data: bytes
+    received: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LinkRecord:
+    """A device link went ``up`` or was ``lost``."""
+
+    line: int
+    t: float
+    dev: str
+    state: LinkState
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OpRecord:
+    """An operator input."""
+
+    line: int
+    t: float
+    verb: CommandVerb
+    args: dict[str, object] = field(default_factory=dict)
+    by: Role | None = None
+
+
+#: Any record after the header.
+CaptureRecord: TypeAlias = BytesRecord | LinkRecord | OpRecord
+
+
+def _fail(source: str, line: int, message: str) -> CaptureError:
+    return CaptureError(f"{source}:{line}: {message}")
+
+
+def parse_header(text: str, source: str = "<capture>") -> CaptureHeader:
+    """Parse and check line 1.
+
+    Raises:
+        CaptureError: not a roomctl capture header, or an unsupported version.
+    """
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise _fail(source, 1, f"the header is not valid JSON ({exc.msg})") from exc
+    if not isinstance(raw, dict) or "roomctl_capture" not in raw:
+        raise _fail(source, 1, "not a roomctl capture (no roomctl_capture header)")
+    if raw["roomctl_capture"] != CAPTURE_VERSION:
+        raise _fail(source, 1, f"capture version {raw['roomctl_capture']!r} is not 1")
+    try:
+        started_at = datetime.fromisoformat(str(raw["started_at"]))
+        devices_raw = raw["devices"]
+        if not isinstance(devices_raw, dict):
+            raise TypeError("devices must be an object")  # noqa: TRY301 (one handler for all header faults)
+        devices = {
+            str(name): ProtocolId(spec["protocol"])
+            for name, spec in devices_raw.items()
+        }
+        session = raw.get("session", {})
+        route = Route(session.get("route", "iv"))
+        infusion_min = float(session.get("infusion_min", 40))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise _fail(source, 1, f"bad header: {exc}") from exc
+    if started_at.tzinfo is None:
+        raise _fail(source, 1, "started_at must carry a time zone (UTC, 'Z')")
+    return CaptureHeader(
+        room=str(raw.get("room", "")),
+        started_at=started_at,
+        devices=devices,
+        route=route,
+        infusion_min=infusion_min,
+    )
+
+
+def _parse_record(
+    raw: object, number: int, header: CaptureHeader, source: str
+) -> CaptureRecord:
+    if not isinstance(raw, dict):
+        raise _fail(source, number, "a record must be a JSON object")
+    t = raw.get("t")
+    if isinstance(t, bool) or not isinstance(t, (int, float)):
+        raise _fail(source, number, "every record needs a number t (seconds)")
+    if "op" in raw:
+        payload = {k: v for k, v in raw.items() if k not in ("t", "op")}
+        try:
+            verb, args, by = validate_command(str(raw["op"]), payload)
+        except CommandInvalid as exc:
+            raise _fail(source, number, f"bad operator input: {exc}") from exc
+        return OpRecord(line=number, t=float(t), verb=verb, args=args, by=by)
+    return _parse_device_record(raw, float(t), number, header, source)
+
+
+def _parse_device_record(
+    raw: dict[str, object], t: float, number: int, header: CaptureHeader, source: str
+) -> CaptureRecord:
+    dev = raw.get("dev")
+    if not isinstance(dev, str) or dev not in header.devices:
+        raise _fail(source, number, f"unknown device {dev!r} (not in the header)")
+    for key, received in (("rx", True), ("tx", False)):
+        if key in raw:
+            try:
+                data = bytes.fromhex(str(raw[key]))
+            except ValueError as exc:
+                raise _fail(source, number, f"{key} is not valid hex") from exc
+            return BytesRecord(line=number, t=t, dev=dev, data=data, received=received)
+    if "link" in raw:
+        try:
+            state = LinkState(str(raw["link"]))
+        except ValueError as exc:
+            raise _fail(source, number, f"unknown link state {raw['link']!r}") from exc
+        return LinkRecord(line=number, t=t, dev=dev, state=state)
+    raise _fail(source, number, "unknown record (expected rx, tx, link or op)")
+
+
+def iter_capture(
+    stream: TextIO, source: str = "<capture>"
+) -> Iterator[CaptureHeader | CaptureRecord]:
+    """Yield the header, then every record in order, checking each line.
+
+    Raises:
+        CaptureError: the first bad line, by number and fault.
+    """
+    first = stream.readline()
+    if not first.strip():
+        raise _fail(source, 1, "the capture is empty")
+    header = parse_header(first, source)
+    yield header
+    last_t = 0.0
+    for number, text in enumerate(stream, start=2):
+        if not text.strip():
+            continue
+        try:
+            raw = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise _fail(source, number, f"not valid JSON ({exc.msg})") from exc
+        record = _parse_record(raw, number, header, source)
+        if record.t < last_t:
+            raise _fail(
+                source, number, f"t goes backwards ({record.t:g} after {last_t:g})"
+            )
+        last_t = record.t
+        yield record
+
+
+class CaptureWriter:
+    """Writes one session's capture file; calls never block on the disk."""
+
+    def __init__(self, path: Path, header: CaptureHeader, *, start_mono: float) -> None:
+        self.path = path
+        self._start_mono = start_mono
+        self._lines: list[str] = [json.dumps(header.to_json())]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Health data: owner-only from the first byte.
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600)
+        self._file = os.fdopen(fd, "a", encoding="utf-8")
+        self._failed = False
+
+    def _t(self, mono: float) -> float:
+        return round(max(0.0, mono - self._start_mono), 4)
+
+    def _add(self, record: dict[str, object]) -> None:
+        self._lines.append(json.dumps(record, separators=(",", ":")))
+
+    def rx(self, dev: str, data: bytes, mono: float) -> None:
+        """Record bytes received from ``dev``."""
+        self._add({"t": self._t(mono), "dev": dev, "rx": data.hex()})
+
+    def tx(self, dev: str, data: bytes, mono: float) -> None:
+        """Record bytes sent to ``dev``."""
+        self._add({"t": self._t(mono), "dev": dev, "tx": data.hex()})
+
+    def link(self, dev: str, state: LinkState, mono: float) -> None:
+        """Record a link change (``up`` or ``lost``)."""
+        self._add({"t": self._t(mono), "dev": dev, "link": state.value})
+
+    def op(
+        self, verb: CommandVerb, args: dict[str, object], by: Role | None, mono: float
+    ) -> None:
+        """Record an operator input."""
+        record: dict[str, object] = {"t": self._t(mono), "op": verb.value, **args}
+        if by is not None:
+            record["by"] = by.value
+        self._add(record)
+
+    def _write(self, lines: list[str]) -> None:
+        self._file.write("".join(f"{line}\n" for line in lines))
+        self._file.flush()
+
+    def flush_now(self) -> None:
+        """Write buffered lines on the calling thread (shutdown)."""
+        lines, self._lines = self._lines, []
+        if lines:
+            try:
+                self._write(lines)
+            except OSError as exc:
+                _LOGGER.error("capture %s: final write failed: %s", self.path, exc)
+
+    async def run(self) -> None:
+        """Write buffered lines every ``CAPTURE_FLUSH_INTERVAL_S`` until cancelled."""
+        try:
+            while True:
+                await asyncio.sleep(CAPTURE_FLUSH_INTERVAL_S)
+                if not self._lines:
+                    continue
+                lines, self._lines = self._lines, []
+                try:
+                    await asyncio.to_thread(self._write, lines)
+                except OSError as exc:
+                    self._lines[:0] = lines
+                    if not self._failed:
+                        _LOGGER.error("capture %s: cannot write: %s", self.path, exc)
+                    self._failed = True
+                else:
+                    self._failed = False
+        finally:
+            self.flush_now()
+
+    def close(self) -> None:
+        """Write what is left and close the file."""
+        self.flush_now()
+        self._file.close()
