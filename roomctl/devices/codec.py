@@ -12,13 +12,16 @@ No I/O, no asyncio. Every streaming decoder follows the same contract:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 #: Upper bound on a decoder's buffer. The longest frame here (SunTech, 0x43 bytes) or
 #: line (Masimo ASCII 1, about 200 characters) fits many times over.
 MAX_BUFFER_BYTES = 4096
 
-FrameT = TypeVar("FrameT")
+FrameT_co = TypeVar("FrameT_co", covariant=True)
 
 
 @dataclass(slots=True)
@@ -40,10 +43,10 @@ class DecoderStats:
     resyncs: int = 0
 
 
-class Decoder(Protocol[FrameT]):
+class Decoder(Protocol[FrameT_co]):
     """A sans-I/O streaming decoder."""
 
-    def feed(self, data: bytes) -> list[FrameT]:
+    def feed(self, data: bytes) -> Sequence[FrameT_co]:
         """Take a chunk of bytes; return the frames it completed. Never raises."""
         ...
 
