@@ -1,0 +1,249 @@
+"""Nonin Serial Data Format #2 driver: complete packets become SpO2 and pulse readings.
+
+Layer: device driver, a pure mapping (style.md §2.2, §2.3). It does no I/O and reads no
+clock; receive times come in as arguments. The driver never writes to the link: the only
+host commands in protocols.md §1.2 are the format selection of the DF7/DF13 Bluetooth
+devices, and a Format #2 module streams without being asked.
+
+The driver groups frames with a ``NoninDf2PacketAssembler``. A frame that follows
+dropped bytes carries ``after_gap`` (see ``protocol``), so a packet that lost a frame
+is discarded and never becomes a reading. Each complete packet (3 a second) yields two
+readings: ``SPO2_PERCENT`` from SpO2-D (frame 8) and ``PULSE_RATE_BPM`` from HR-D
+(frames 19-20). These are the values the device formats for display. Status, first
+match wins, over all 25 frames of the packet:
+
+1. SNSD or SNSA on any frame: ``SENSOR_OFF``;
+2. OOT: ``SEARCHING``;
+3. ARTF: ``ARTIFACT``;
+4. red-only perfusion on the frames that carry a perfusion indication:
+   ``LOW_PERFUSION``;
+5. otherwise ``OK``. A metric whose value is a sentinel (127, 511) or out of range
+   (SpO2 above 100 %, HR above 300 bpm) then becomes ``UNAVAILABLE``.
+
+The perfusion bits are only set for about 160 ms during each pulse (protocols.md §1.2).
+At a resting rate, most packets (1/3 s) carry no indication at all. A strictly
+per-packet rule would therefore flip a low-perfusion signal between
+``LOW_PERFUSION`` and ``OK`` several times a second. So the driver keeps the latest
+indication it saw and applies it to packets that carry none, for up to
+``PERFUSION_HOLD_PACKETS`` packets (one beat at the slowest rate in the metric range).
+It forgets the indication when the link drops and when a packet says the sensor is off
+or the pulse was lost: an amplitude from before then no longer describes the signal.
+
+Every reading keeps the ``Reading`` invariant: the value is ``None`` exactly when the
+status is not ``OK``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from roomctl.devices.base import DriverSpec, MetricSpec
+from roomctl.devices.nonin_df2.protocol import (
+    SERIAL_BAUD,
+    NoninDf2Decoder,
+    NoninDf2Frame,
+    NoninDf2PacketAssembler,
+    Perfusion,
+)
+from roomctl.readings import Metric, ProtocolId, Reading, ReadingStatus
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from roomctl.devices.base import ByteLink
+    from roomctl.devices.codec import Decoder
+    from roomctl.devices.nonin_df2.protocol import NoninDf2Packet
+    from roomctl.readings import AnyReading
+
+#: Highest SpO2 that is a measurement rather than a fault. SpO2 is a percentage; the
+#: 7-bit byte can carry up to 126 before the sentinel 127 (protocols.md §1.2).
+SPO2_MAX_PERCENT = 100
+
+#: Highest heart rate taken as a measurement. This is roomctl's plausibility bound, not
+#: a Nonin figure: the 9-bit field can carry up to 510 before the sentinel 511.
+PULSE_RATE_MAX_BPM = 300
+
+#: Seconds without a valid frame before the link is stale. This is mdpnp's Nonin
+#: max-quiet-time watchdog (protocols.md §3, mdpnp row).
+STALE_AFTER_S = 3.0
+
+#: Plausible pulse-rate range advertised in the registry, bpm. 18-321 is roomctl's
+#: design figure for this device; protocols.md cites no Nonin document for it, so
+#: treat it as unverified against the manual.
+PULSE_RATE_RANGE_BPM = (18.0, 321.0)
+
+
+#: Packets a perfusion indication stays in force when later packets carry none:
+#: 10 packets are 3.3 s, one beat at 18 bpm, the bottom of ``PULSE_RATE_RANGE_BPM``.
+PERFUSION_HOLD_PACKETS = 10
+
+
+def packet_status(
+    packet: NoninDf2Packet, perfusion: Perfusion | None = None
+) -> ReadingStatus:
+    """The packet's signal status, shared by both of its readings (see module doc).
+
+    Args:
+        packet: a complete packet.
+        perfusion: the perfusion indication in force; ``None`` uses the packet's own.
+    """
+    if perfusion is None:
+        perfusion = packet.perfusion
+    if packet.sensor_disconnected or packet.sensor_alarm:
+        return ReadingStatus.SENSOR_OFF
+    if packet.out_of_track:
+        return ReadingStatus.SEARCHING
+    if packet.artifact:
+        return ReadingStatus.ARTIFACT
+    if perfusion is Perfusion.RED:
+        return ReadingStatus.LOW_PERFUSION
+    return ReadingStatus.OK
+
+
+def _value_and_status(
+    value: int | None, maximum: int, signal: ReadingStatus
+) -> tuple[float | None, ReadingStatus]:
+    if signal is not ReadingStatus.OK:
+        return None, signal
+    if value is None or value > maximum:
+        return None, ReadingStatus.UNAVAILABLE
+    return float(value), ReadingStatus.OK
+
+
+def packet_readings(
+    packet: NoninDf2Packet,
+    *,
+    device: str,
+    received_mono: float,
+    received_at: datetime,
+    perfusion: Perfusion | None = None,
+) -> list[AnyReading]:
+    """Map one complete packet to its SpO2 and pulse-rate readings.
+
+    Args:
+        packet: a complete packet.
+        device: the configured device name.
+        received_mono: host monotonic seconds when the completing byte arrived.
+        received_at: host UTC time when the completing byte arrived.
+        perfusion: the perfusion indication in force; ``None`` uses the packet's own.
+
+    Returns:
+        ``[spo2, pulse_rate]``, both stamped with the given times.
+    """
+    signal = packet_status(packet, perfusion)
+    readings: list[AnyReading] = []
+    for metric, raw, maximum in (
+        (Metric.SPO2_PERCENT, packet.spo2_d_percent, SPO2_MAX_PERCENT),
+        (Metric.PULSE_RATE_BPM, packet.hr_d_bpm, PULSE_RATE_MAX_BPM),
+    ):
+        value, status = _value_and_status(raw, maximum, signal)
+        readings.append(
+            Reading(
+                device=device,
+                metric=metric,
+                value=value,
+                status=status,
+                received_mono=received_mono,
+                received_at=received_at,
+            )
+        )
+    return readings
+
+
+class NoninDf2Driver:
+    """``DeviceDriver`` for a Nonin Format #2 oximeter.
+
+    Args:
+        device: the configured device name, copied into every reading.
+    """
+
+    def __init__(self, device: str) -> None:
+        self._device = device
+        self._assembler = NoninDf2PacketAssembler()
+        self._perfusion = Perfusion.NONE
+        self._perfusion_age_packets = 0
+
+    @property
+    def device(self) -> str:
+        """The configured device name."""
+        return self._device
+
+    @property
+    def assembler(self) -> NoninDf2PacketAssembler:
+        """The packet assembler, for its counts (packets, discarded, skipped)."""
+        return self._assembler
+
+    def on_frame(
+        self, frame: object, received_mono: float, received_at: datetime
+    ) -> list[AnyReading]:
+        """Take one decoded frame; return readings when it completes a packet.
+
+        Objects that are not ``NoninDf2Frame`` are ignored.
+        """
+        if not isinstance(frame, NoninDf2Frame):
+            return []
+        packet = self._assembler.add(frame)
+        if packet is None:
+            return []
+        return packet_readings(
+            packet,
+            device=self._device,
+            received_mono=received_mono,
+            received_at=received_at,
+            perfusion=self._track_perfusion(packet),
+        )
+
+    def on_link_up(self, link: ByteLink) -> None:
+        """Nothing to do: the module streams unasked; the driver never writes."""
+
+    def on_link_lost(self) -> None:
+        """Forget the partial packet and the held perfusion indication."""
+        self._assembler.reset()
+        self._forget_perfusion()
+
+    def _track_perfusion(self, packet: NoninDf2Packet) -> Perfusion:
+        """The perfusion indication in force for ``packet`` (see module doc)."""
+        if packet.sensor_disconnected or packet.sensor_alarm or packet.out_of_track:
+            self._forget_perfusion()
+        elif packet.perfusion is not Perfusion.NONE:
+            self._perfusion = packet.perfusion
+            self._perfusion_age_packets = 0
+        else:
+            self._perfusion_age_packets += 1
+            if self._perfusion_age_packets > PERFUSION_HOLD_PACKETS:
+                self._forget_perfusion()
+        return self._perfusion
+
+    def _forget_perfusion(self) -> None:
+        self._perfusion = Perfusion.NONE
+        self._perfusion_age_packets = 0
+
+
+def _new_decoder() -> Decoder[object]:
+    return NoninDf2Decoder()
+
+
+#: The registry entry for ``roomctl.devices.DRIVERS``.
+DRIVER_SPEC = DriverSpec(
+    protocol=ProtocolId.NONIN_DF2,
+    display_name="Nonin (Serial Data Format #2)",
+    category="oximeter",
+    baud=SERIAL_BAUD,
+    stale_after_s=STALE_AFTER_S,
+    decoder_factory=_new_decoder,
+    driver_factory=NoninDf2Driver,
+    metrics=(
+        MetricSpec(
+            metric=Metric.SPO2_PERCENT,
+            unit="%",
+            minimum=0.0,
+            maximum=float(SPO2_MAX_PERCENT),
+        ),
+        MetricSpec(
+            metric=Metric.PULSE_RATE_BPM,
+            unit="bpm",
+            minimum=PULSE_RATE_RANGE_BPM[0],
+            maximum=PULSE_RATE_RANGE_BPM[1],
+        ),
+    ),
+)

@@ -1,0 +1,714 @@
+"""Pure codec for Nonin Serial Data Format #2 (OEM III module, Xpod 3012LP USB).
+
+Layer: device protocol, the sans-I/O core (style.md §2.0, §2.3). No asyncio, no
+serial port, no clock, no logging: bytes in, typed frames and packets out, plus the
+encoders that the simulator and the tests use to build the device's side of the wire.
+
+Wire format (protocols.md §1.2): 75 frames a second of five bytes each,
+``01 STATUS PLETH DATA SUM8``. Twenty-five frames make a packet (1/3 s). The status
+bit SYNC marks frame 0. The meaning of each frame's DATA byte depends on its position
+in the packet (HR, SpO2, firmware, display and extended averages).
+
+Three pure stages:
+
+1. ``NoninDf2Decoder.feed(bytes) -> list[NoninDf2Frame]``. It accepts a five-byte
+   window only if the start byte is 0x01, status bit 7 is set, data bit 7 is clear and
+   the 8-bit sum matches. Otherwise it slides one byte and counts it. It never raises.
+2. ``NoninDf2PacketAssembler.add(frame) -> NoninDf2Packet | None``. It emits a packet
+   only for 25 contiguous frames that start at a SYNC frame.
+3. ``NoninDf2Packet`` holds the values, with the device's "no data" sentinels
+   (SpO2 127, HR 511) as ``None``.
+
+**How the assembler learns about lost frames.** The decoder drops every invalid window,
+so the assembler could not otherwise tell that a frame was lost in the middle of a
+packet. Each frame therefore carries ``after_gap``: the decoder sets it on the first
+valid frame after one or more dropped bytes. ``after_gap`` is not a wire field;
+``encode()`` ignores it. A frame with ``after_gap`` set never continues a partial
+packet: the partial packet is discarded. If the frame carries SYNC, it may start a new
+packet. A whole frame lost without a trace (for example, five bytes dropped by the link)
+is still caught: the next SYNC frame then arrives early, and an early SYNC discards the
+partial packet too. The flag travels with the frame, so the driver, which sees only
+frames, needs no reference to the decoder.
+
+Limit, inherent in the protocol: a single corrupted byte always breaks the 8-bit sum.
+Two corrupted bytes in the same frame can cancel in the sum (+1 on one byte, -1 on
+another) and then pass. Nothing in Format #2 can catch that.
+
+The two frames constructed in protocols.md §1.2:
+
+>>> decoder = NoninDf2Decoder()
+>>> [first] = decoder.feed(bytes.fromhex("01 83 7A 00 FE"))
+>>> first.sync, first.perfusion.name, first.pleth, first.data
+(True, 'GREEN', 122, 0)
+>>> [off] = decoder.feed(bytes.fromhex("01 C8 00 7F 48"))
+>>> off.sensor_disconnected, off.sensor_alarm, off.data == SPO2_MISSING_PERCENT
+(True, True, True)
+>>> off.encode().hex(" ")
+'01 c8 00 7f 48'
+>>> decoder.stats
+DecoderStats(frames=2, bytes_in=10, dropped_bytes=0, checksum_errors=0, resyncs=0)
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from roomctl.devices.codec import DecoderStats, sum8
+from roomctl.errors import ChecksumError, FrameError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+# ---------------------------------------------------------------- wire constants
+
+#: First byte of every frame (protocols.md §1.2, after Pufferfish ``FrameReceiver.cpp``,
+#: systole ``recording.py`` and agricolab/app-nonin).
+START_BYTE = 0x01
+
+#: Start, status, pleth, data, checksum (protocols.md §1.2 frame table).
+FRAME_LEN_BYTES = 5
+
+#: Frames per packet; frame 0 carries SYNC (protocols.md §1.2, Pufferfish ``Types.h``,
+#: mdpnp ``Packet.java``).
+PACKET_LEN_FRAMES = 25
+
+#: Frame rate (protocols.md §1.2: 75 frames/s, so 3 packets/s).
+FRAME_RATE_HZ = 75
+
+#: One packet's duration: 25 frames at 75 Hz is 1/3 s (protocols.md §1.2).
+PACKET_PERIOD_S = PACKET_LEN_FRAMES / FRAME_RATE_HZ
+
+#: Line speed, 8N1 (protocols.md §1.2, agricolab/app-nonin on the Xpod's FTDI bridge).
+SERIAL_BAUD = 9600
+
+#: Bit 7 of the data byte is always 0 (protocols.md §1.2 frame table, byte 4).
+DATA_RESERVED_MASK = 0x80
+
+#: Largest value a data byte can carry: its seven low bits.
+DATA_MAX = 0x7F
+
+#: SpO2 byte meaning "no data" (protocols.md §1.2, after the pastebin DF1 text and
+#: Pufferfish ``Sensor.cpp``, which maps 127 to NaN).
+SPO2_MISSING_PERCENT = 127
+
+#: Heart-rate value meaning "no data": all nine bits set (protocols.md §1.2).
+HR_MISSING_BPM = 511
+
+#: The MSB frame carries HR bits 8-7 in its bits 1-0 (protocols.md §1.2, after the
+#: pastebin "Nonin Serial Protocol 1" for the same packing in DF1). The other bits of
+#: that byte are not documented in our sources, so the decoder masks them out.
+HR_MSB_MASK = 0x03
+
+#: The LSB frame carries HR bits 6-0.
+HR_LSB_BITS = 7
+
+#: The perfusion bits are only meaningful for about 160 ms during a pulse
+#: (protocols.md §1.2 status table; Pufferfish ``PacketReceiver.cpp`` comments).
+PERFUSION_INDICATION_S = 0.160
+
+
+class StatusBit(enum.IntFlag):
+    """Bits of the status byte (protocols.md §1.2; mdpnp ``Status.java``)."""
+
+    #: 1 on the first frame of each 25-frame packet.
+    SYNC = 0x01
+    #: Green perfusion (high amplitude); with RPRF set too, yellow (marginal).
+    GPRF = 0x02
+    #: Red perfusion (low amplitude); with GPRF set too, yellow (marginal).
+    RPRF = 0x04
+    #: Sensor alarm: the device is giving unusable data (finger removed).
+    SNSA = 0x08
+    #: Out of track: no consecutive good pulses.
+    OOT = 0x10
+    #: Artifact: a detected beat did not match the current pulse interval.
+    ARTF = 0x20
+    #: Sensor disconnected or inoperable.
+    SNSD = 0x40
+    #: Always 1 on the wire; the decoder uses it to find frame boundaries.
+    ALWAYS_SET = 0x80
+
+
+class Perfusion(enum.IntEnum):
+    """The perfusion indication: status bits 2-1 read as a two-bit number."""
+
+    NONE = 0
+    #: Bit 1 only: high pulse amplitude.
+    GREEN = 1
+    #: Bit 2 only: low pulse amplitude.
+    RED = 2
+    #: Both bits: marginal pulse amplitude.
+    YELLOW = 3
+
+
+class FrameSlot(enum.IntEnum):
+    """What a frame's data byte carries, by 0-based frame index in the packet.
+
+    The indices come from protocols.md §1.2 (Pufferfish ``Types.h``; mdpnp
+    ``Packet.java`` agrees). The slots not listed (4-7, 11-12, 17-18, 23-24) are
+    reserved in Format #2.
+    """
+
+    HR_MSB = 0
+    HR_LSB = 1
+    SPO2 = 2
+    FIRMWARE = 3
+    SPO2_D = 8
+    SPO2_FAST = 9
+    SPO2_BB = 10
+    EHR_MSB = 13
+    EHR_LSB = 14
+    ESPO2 = 15
+    ESPO2_D = 16
+    HR_D_MSB = 19
+    HR_D_LSB = 20
+    EHR_D_MSB = 21
+    EHR_D_LSB = 22
+
+
+_PERFUSION_SHIFT = 1
+
+
+# ---------------------------------------------------------------- frames
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NoninDf2Frame:
+    """One five-byte frame: status, pleth sample and one packet data byte.
+
+    >>> frame = NoninDf2Frame(status=0x83, pleth=0x7A, data=0)
+    >>> frame.encode().hex(" ")
+    '01 83 7a 00 fe'
+    """
+
+    #: The status byte; bit 7 is always set (see ``StatusBit``).
+    status: int
+    #: Plethysmogram sample, 0-255, unsigned.
+    pleth: int
+    #: The packet data byte for this frame's slot, 0-127 (see ``FrameSlot``).
+    data: int
+    #: Set by the decoder when it dropped bytes just before this frame, so this frame
+    #: does not provably follow the previous one. Not on the wire.
+    after_gap: bool = False
+
+    def __post_init__(self) -> None:
+        if not StatusBit.ALWAYS_SET <= self.status <= 0xFF:
+            raise ValueError(f"status must be 0x80-0xFF (bit 7 set), got {self.status}")
+        if not 0 <= self.pleth <= 0xFF:
+            raise ValueError(f"pleth must be 0-255, got {self.pleth}")
+        if not 0 <= self.data <= DATA_MAX:
+            raise ValueError(f"data must be 0-127 (bit 7 clear), got {self.data}")
+
+    @property
+    def flags(self) -> StatusBit:
+        """The status byte as flags."""
+        return StatusBit(self.status)
+
+    @property
+    def sync(self) -> bool:
+        """Whether this is frame 0 of a packet (SYNC)."""
+        return bool(self.status & StatusBit.SYNC)
+
+    @property
+    def perfusion(self) -> Perfusion:
+        """The perfusion indication (only meaningful during a pulse)."""
+        return Perfusion((self.status >> _PERFUSION_SHIFT) & 0b11)
+
+    @property
+    def sensor_alarm(self) -> bool:
+        """SNSA: the device is giving unusable data."""
+        return bool(self.status & StatusBit.SNSA)
+
+    @property
+    def out_of_track(self) -> bool:
+        """OOT: no consecutive good pulses."""
+        return bool(self.status & StatusBit.OOT)
+
+    @property
+    def artifact(self) -> bool:
+        """ARTF: a beat did not match the current pulse interval."""
+        return bool(self.status & StatusBit.ARTF)
+
+    @property
+    def sensor_disconnected(self) -> bool:
+        """SNSD: the sensor is disconnected or inoperable."""
+        return bool(self.status & StatusBit.SNSD)
+
+    def encode(self) -> bytes:
+        """The five wire bytes, checksum included (``after_gap`` is not sent)."""
+        head = bytes((START_BYTE, self.status, self.pleth, self.data))
+        return head + bytes((sum8(head),))
+
+
+class _Verdict(enum.Enum):
+    VALID = enum.auto()
+    #: Start byte, status bit 7 or data bit 7 wrong: not a frame boundary.
+    BAD_STRUCTURE = enum.auto()
+    #: Shaped like a frame, but the sum does not match.
+    BAD_CHECKSUM = enum.auto()
+
+
+def _judge(window: bytes) -> _Verdict:
+    """Classify five bytes as a frame candidate."""
+    start, status, _pleth, data, checksum = window
+    if (
+        start != START_BYTE
+        or not status & StatusBit.ALWAYS_SET
+        or data & DATA_RESERVED_MASK
+    ):
+        return _Verdict.BAD_STRUCTURE
+    if sum8(window[:4]) != checksum:
+        return _Verdict.BAD_CHECKSUM
+    return _Verdict.VALID
+
+
+def parse_frame(data: bytes) -> NoninDf2Frame:
+    """Parse exactly one frame (one-shot; the streaming decoder never raises).
+
+    Args:
+        data: five bytes.
+
+    Returns:
+        The frame, with ``after_gap`` false.
+
+    Raises:
+        FrameError: wrong length, start byte, status bit 7 or data bit 7.
+        ChecksumError: well-formed, but the 8-bit sum does not match.
+
+    >>> parse_frame(bytes.fromhex("01 C8 00 7F 48")).sensor_disconnected
+    True
+    """
+    if len(data) != FRAME_LEN_BYTES:
+        raise FrameError(f"a Nonin DF2 frame is 5 bytes, got {len(data)}: {data!r}")
+    verdict = _judge(data)
+    if verdict is _Verdict.BAD_STRUCTURE:
+        raise FrameError(
+            f"not a Nonin DF2 frame (start 0x01, status bit 7 set, data bit 7 "
+            f"clear): {data!r}"
+        )
+    if verdict is _Verdict.BAD_CHECKSUM:
+        raise ChecksumError(
+            f"Nonin DF2 checksum 0x{data[4]:02x} != 0x{sum8(data[:4]):02x}: {data!r}"
+        )
+    return NoninDf2Frame(status=data[1], pleth=data[2], data=data[3])
+
+
+class NoninDf2Decoder:
+    """Streaming decoder: arbitrary byte chunks in, valid frames out.
+
+    It implements ``roomctl.devices.codec.Decoder``. Each window is judged only once
+    all five of its bytes are present, so any chunking of the same bytes gives the same
+    frames and the same stats. Between calls the decoder keeps at most four bytes (a
+    frame's worth minus one). Bytes that can never start a frame are dropped and
+    counted as soon as they are seen. The buffer therefore stays far below
+    ``codec.MAX_BUFFER_BYTES`` even when a peer floods the line with garbage.
+
+    Stats: ``dropped_bytes`` counts every byte slid over. ``checksum_errors`` counts
+    windows that had the right shape but the wrong sum. ``resyncs`` counts each time the
+    decoder regained the boundary after dropping bytes ("lost and regained",
+    ``codec.DecoderStats``). That is also the number of frames flagged ``after_gap``.
+    """
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+        self._stats = DecoderStats()
+        # True while bytes have been dropped since the last valid frame; carried
+        # across feed() calls so that chunking cannot change after_gap or resyncs.
+        self._hunting = False
+
+    @property
+    def stats(self) -> DecoderStats:
+        """Counts since the decoder was made (a copy; the decoder keeps its own)."""
+        return replace(self._stats)
+
+    def feed(self, data: bytes) -> list[NoninDf2Frame]:
+        """Take a chunk of bytes and return the frames it completed. Never raises."""
+        stats = self._stats
+        stats.bytes_in += len(data)
+        buffer = self._buffer
+        buffer += data
+        frames: list[NoninDf2Frame] = []
+        pos = 0
+        last_start = len(buffer) - FRAME_LEN_BYTES
+        while pos <= last_start:
+            window = bytes(buffer[pos : pos + FRAME_LEN_BYTES])
+            verdict = _judge(window)
+            if verdict is _Verdict.VALID:
+                frames.append(
+                    NoninDf2Frame(
+                        status=window[1],
+                        pleth=window[2],
+                        data=window[3],
+                        after_gap=self._hunting,
+                    )
+                )
+                if self._hunting:
+                    stats.resyncs += 1
+                    self._hunting = False
+                pos += FRAME_LEN_BYTES
+                continue
+            # Slide one byte, never a whole frame: a valid frame may start inside
+            # the rejected window (protocols.md §3, "Resync after garbage").
+            if verdict is _Verdict.BAD_CHECKSUM:
+                stats.checksum_errors += 1
+            stats.dropped_bytes += 1
+            self._hunting = True
+            pos += 1
+        del buffer[:pos]
+        stats.frames += len(frames)
+        return frames
+
+
+# ---------------------------------------------------------------- packets
+
+
+def _split_hr(hr_bpm: int | None) -> tuple[int, int]:
+    """The (MSB, LSB) data bytes for a 9-bit heart rate; ``None`` sends 511."""
+    value = HR_MISSING_BPM if hr_bpm is None else hr_bpm
+    return value >> HR_LSB_BITS, value & DATA_MAX
+
+
+def _join_hr(msb: int, lsb: int) -> int | None:
+    """A 9-bit heart rate from its MSB and LSB data bytes; 511 becomes ``None``.
+
+    The MSB byte holds bits 8-7, so it shifts by 7, not by 8. protocols.md §1.2 notes
+    that two open implementations get this wrong for HR >= 128.
+    """
+    value = ((msb & HR_MSB_MASK) << HR_LSB_BITS) | (lsb & DATA_MAX)
+    return None if value == HR_MISSING_BPM else value
+
+
+def _spo2_byte(spo2_percent: int | None) -> int:
+    return SPO2_MISSING_PERCENT if spo2_percent is None else spo2_percent
+
+
+def _spo2_value(byte: int) -> int | None:
+    return None if byte == SPO2_MISSING_PERCENT else byte
+
+
+def _check_spo2(name: str, value: int | None) -> None:
+    # 127 is the sentinel and must be given as None; the byte has seven bits.
+    if value is not None and not 0 <= value < SPO2_MISSING_PERCENT:
+        raise ValueError(f"{name} must be 0-126 or None (missing), got {value}")
+
+
+def _check_hr(name: str, value: int | None) -> None:
+    # 511 is the sentinel and must be given as None; the value has nine bits.
+    if value is not None and not 0 <= value < HR_MISSING_BPM:
+        raise ValueError(f"{name} must be 0-510 or None (missing), got {value}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NoninDf2Packet:
+    """One 25-frame packet: the device's values plus per-frame status and pleth.
+
+    The values are raw device numbers. The only change is that a "no data" sentinel
+    becomes ``None``. The packet does not judge plausibility (SpO2 above 100, say);
+    that is the driver's job. The aggregated status flags are true when any frame in
+    the packet carries the bit.
+    """
+
+    #: Heart rate, 4-beat average, bpm (frames 0-1).
+    hr_bpm: int | None
+    #: SpO2, 4-beat average, % (frame 2).
+    spo2_percent: int | None
+    #: Firmware revision (frame 3).
+    firmware_revision: int
+    #: SpO2 formatted for display, % (frame 8).
+    spo2_d_percent: int | None
+    #: SpO2 fast average, % (frame 9).
+    spo2_fast_percent: int | None
+    #: SpO2 beat to beat, % (frame 10).
+    spo2_bb_percent: int | None
+    #: Extended heart rate, 8-beat average, bpm (frames 13-14).
+    ehr_bpm: int | None
+    #: Extended SpO2, 8-beat average, % (frame 15).
+    espo2_percent: int | None
+    #: Extended SpO2 formatted for display, % (frame 16).
+    espo2_d_percent: int | None
+    #: Heart rate formatted for display, bpm (frames 19-20).
+    hr_d_bpm: int | None
+    #: Extended heart rate formatted for display, bpm (frames 21-22).
+    ehr_d_bpm: int | None
+    #: The 25 status bytes as received; frame 0 has SYNC, no other frame does.
+    statuses: tuple[int, ...]
+    #: The 25 pleth samples, 0-255.
+    pleth: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.statuses) != PACKET_LEN_FRAMES or len(self.pleth) != (
+            PACKET_LEN_FRAMES
+        ):
+            raise ValueError("a packet has 25 status bytes and 25 pleth samples")
+        for index, status in enumerate(self.statuses):
+            if not StatusBit.ALWAYS_SET <= status <= 0xFF:
+                raise ValueError(f"status {index} must have bit 7 set, got {status}")
+            if bool(status & StatusBit.SYNC) != (index == 0):
+                raise ValueError("SYNC must be set on frame 0 and on no other frame")
+        if any(not 0 <= sample <= 0xFF for sample in self.pleth):
+            raise ValueError("pleth samples must be 0-255")
+        if not 0 <= self.firmware_revision <= DATA_MAX:
+            raise ValueError(
+                f"firmware_revision must be 0-127, got {self.firmware_revision}"
+            )
+        for name in (
+            "spo2_percent",
+            "spo2_d_percent",
+            "spo2_fast_percent",
+            "spo2_bb_percent",
+            "espo2_percent",
+            "espo2_d_percent",
+        ):
+            _check_spo2(name, getattr(self, name))
+        for name in ("hr_bpm", "ehr_bpm", "hr_d_bpm", "ehr_d_bpm"):
+            _check_hr(name, getattr(self, name))
+
+    @classmethod
+    def from_frames(cls, frames: Sequence[NoninDf2Frame]) -> NoninDf2Packet:
+        """Decode 25 frames in order, SYNC on frame 0 only.
+
+        Raises:
+            FrameError: not 25 frames, or SYNC is missing from frame 0 or present on
+                another frame.
+        """
+        if len(frames) != PACKET_LEN_FRAMES:
+            raise FrameError(f"a packet is 25 frames, got {len(frames)}")
+        if any(frame.sync != (index == 0) for index, frame in enumerate(frames)):
+            raise FrameError("a packet has SYNC on frame 0 and on no other frame")
+        data = [frame.data for frame in frames]
+        return cls(
+            hr_bpm=_join_hr(data[FrameSlot.HR_MSB], data[FrameSlot.HR_LSB]),
+            spo2_percent=_spo2_value(data[FrameSlot.SPO2]),
+            firmware_revision=data[FrameSlot.FIRMWARE],
+            spo2_d_percent=_spo2_value(data[FrameSlot.SPO2_D]),
+            spo2_fast_percent=_spo2_value(data[FrameSlot.SPO2_FAST]),
+            spo2_bb_percent=_spo2_value(data[FrameSlot.SPO2_BB]),
+            ehr_bpm=_join_hr(data[FrameSlot.EHR_MSB], data[FrameSlot.EHR_LSB]),
+            espo2_percent=_spo2_value(data[FrameSlot.ESPO2]),
+            espo2_d_percent=_spo2_value(data[FrameSlot.ESPO2_D]),
+            hr_d_bpm=_join_hr(data[FrameSlot.HR_D_MSB], data[FrameSlot.HR_D_LSB]),
+            ehr_d_bpm=_join_hr(data[FrameSlot.EHR_D_MSB], data[FrameSlot.EHR_D_LSB]),
+            statuses=tuple(frame.status for frame in frames),
+            pleth=tuple(frame.pleth for frame in frames),
+        )
+
+    @classmethod
+    def uniform(
+        cls,
+        *,
+        hr_bpm: int | None,
+        spo2_percent: int | None,
+        pleth: Sequence[int],
+        flags: Sequence[StatusBit] = (),
+        firmware_revision: int = 0,
+    ) -> NoninDf2Packet:
+        """A steady-state packet: all HR fields equal, all SpO2 fields equal.
+
+        Args:
+            hr_bpm: heart rate, 0-510, or ``None`` for "no data" (511).
+            spo2_percent: SpO2, 0-126, or ``None`` for "no data" (127).
+            pleth: the 25 pleth samples.
+            flags: per-frame status flags (empty, or 25 entries). ``SYNC`` on frame 0
+                and bit 7 everywhere are added here.
+            firmware_revision: the frame 3 byte.
+
+        Raises:
+            ValueError: a value out of range, the wrong number of samples or flags, or
+                SYNC given on a frame other than 0.
+        """
+        if flags and len(flags) != PACKET_LEN_FRAMES:
+            raise ValueError(f"flags must be empty or 25 entries, got {len(flags)}")
+        per_frame = flags or (StatusBit(0),) * PACKET_LEN_FRAMES
+        statuses = tuple(
+            int(flag | StatusBit.ALWAYS_SET | (StatusBit.SYNC if index == 0 else 0))
+            for index, flag in enumerate(per_frame)
+        )
+        return cls(
+            hr_bpm=hr_bpm,
+            spo2_percent=spo2_percent,
+            firmware_revision=firmware_revision,
+            spo2_d_percent=spo2_percent,
+            spo2_fast_percent=spo2_percent,
+            spo2_bb_percent=spo2_percent,
+            ehr_bpm=hr_bpm,
+            espo2_percent=spo2_percent,
+            espo2_d_percent=spo2_percent,
+            hr_d_bpm=hr_bpm,
+            ehr_d_bpm=hr_bpm,
+            statuses=statuses,
+            pleth=tuple(pleth),
+        )
+
+    @property
+    def sensor_disconnected(self) -> bool:
+        """SNSD on any frame."""
+        return self._any(StatusBit.SNSD)
+
+    @property
+    def sensor_alarm(self) -> bool:
+        """SNSA on any frame."""
+        return self._any(StatusBit.SNSA)
+
+    @property
+    def out_of_track(self) -> bool:
+        """OOT on any frame."""
+        return self._any(StatusBit.OOT)
+
+    @property
+    def artifact(self) -> bool:
+        """ARTF on any frame."""
+        return self._any(StatusBit.ARTF)
+
+    @property
+    def perfusion(self) -> Perfusion:
+        """The perfusion indication over the frames that carry one.
+
+        ``NONE`` when no frame carries one, and the common value when all agree.
+        When they disagree the result is ``YELLOW`` (marginal): a packet is only
+        "red" when every indication in it is red. This aggregation is our own
+        choice, not a Nonin rule.
+        """
+        shown = {
+            Perfusion((status >> _PERFUSION_SHIFT) & 0b11) for status in self.statuses
+        } - {Perfusion.NONE}
+        if not shown:
+            return Perfusion.NONE
+        if len(shown) == 1:
+            return shown.pop()
+        return Perfusion.YELLOW
+
+    def _any(self, bit: StatusBit) -> bool:
+        return any(status & bit for status in self.statuses)
+
+    def frames(self) -> tuple[NoninDf2Frame, ...]:
+        """The 25 frames that carry this packet."""
+        data = [0] * PACKET_LEN_FRAMES
+        data[FrameSlot.HR_MSB], data[FrameSlot.HR_LSB] = _split_hr(self.hr_bpm)
+        data[FrameSlot.SPO2] = _spo2_byte(self.spo2_percent)
+        data[FrameSlot.FIRMWARE] = self.firmware_revision
+        data[FrameSlot.SPO2_D] = _spo2_byte(self.spo2_d_percent)
+        data[FrameSlot.SPO2_FAST] = _spo2_byte(self.spo2_fast_percent)
+        data[FrameSlot.SPO2_BB] = _spo2_byte(self.spo2_bb_percent)
+        data[FrameSlot.EHR_MSB], data[FrameSlot.EHR_LSB] = _split_hr(self.ehr_bpm)
+        data[FrameSlot.ESPO2] = _spo2_byte(self.espo2_percent)
+        data[FrameSlot.ESPO2_D] = _spo2_byte(self.espo2_d_percent)
+        data[FrameSlot.HR_D_MSB], data[FrameSlot.HR_D_LSB] = _split_hr(self.hr_d_bpm)
+        data[FrameSlot.EHR_D_MSB], data[FrameSlot.EHR_D_LSB] = _split_hr(self.ehr_d_bpm)
+        return tuple(
+            NoninDf2Frame(status=status, pleth=pleth, data=byte)
+            for status, pleth, byte in zip(self.statuses, self.pleth, data, strict=True)
+        )
+
+    def encode(self) -> bytes:
+        """The 125 wire bytes of the packet's 25 frames."""
+        return b"".join(frame.encode() for frame in self.frames())
+
+
+def encode_packet(
+    *,
+    hr_bpm: int | None,
+    spo2_percent: int | None,
+    pleth: Sequence[int],
+    flags: Sequence[StatusBit] = (),
+    firmware_revision: int = 0,
+) -> bytes:
+    """Encode one steady-state packet (25 frames, 125 bytes) for a simulator or test.
+
+    Every HR field carries ``hr_bpm`` and every SpO2 field carries ``spo2_percent``
+    (see ``NoninDf2Packet.uniform``). To give the display or extended values their
+    own numbers, build a ``NoninDf2Packet`` and call ``encode()``.
+
+    Args:
+        hr_bpm: heart rate, 0-510, or ``None`` for "no data" (511).
+        spo2_percent: SpO2, 0-126, or ``None`` for "no data" (127).
+        pleth: the 25 pleth samples, 0-255.
+        flags: per-frame status flags (empty, or 25 entries); SYNC and bit 7 are
+            added here.
+        firmware_revision: the frame 3 byte.
+
+    Returns:
+        The 125 wire bytes.
+
+    Raises:
+        ValueError: see ``NoninDf2Packet.uniform``.
+
+    >>> wire = encode_packet(hr_bpm=150, spo2_percent=97, pleth=[128] * 25)
+    >>> frames = NoninDf2Decoder().feed(wire)
+    >>> NoninDf2Packet.from_frames(frames).hr_d_bpm
+    150
+    """
+    return NoninDf2Packet.uniform(
+        hr_bpm=hr_bpm,
+        spo2_percent=spo2_percent,
+        pleth=pleth,
+        flags=flags,
+        firmware_revision=firmware_revision,
+    ).encode()
+
+
+class NoninDf2PacketAssembler:
+    """Groups frames, fed in order, into packets.
+
+    A packet is emitted only when 25 contiguous frames arrive that start at a SYNC
+    frame. A partial packet is discarded, and counted in ``packets_discarded``, when:
+
+    - a frame arrives with ``after_gap`` set (the decoder dropped bytes before it, so a
+      frame may be missing), or
+    - a SYNC frame arrives early (a frame was lost without leaving dropped bytes).
+
+    Frames that arrive while no packet is open and that lack SYNC are skipped and
+    counted in ``frames_skipped``. This happens at start-up, mid-packet, and after a
+    discard.
+
+    >>> assembler = NoninDf2PacketAssembler()
+    >>> wire = encode_packet(hr_bpm=200, spo2_percent=95, pleth=range(25))
+    >>> packets = [assembler.add(f) for f in NoninDf2Decoder().feed(wire)]
+    >>> packets[-1].hr_bpm, packets.count(None)
+    (200, 24)
+    """
+
+    def __init__(self) -> None:
+        self._frames: list[NoninDf2Frame] = []
+        self._packets = 0
+        self._packets_discarded = 0
+        self._frames_skipped = 0
+
+    @property
+    def packets(self) -> int:
+        """Packets emitted."""
+        return self._packets
+
+    @property
+    def packets_discarded(self) -> int:
+        """Partial packets dropped after a gap, an early SYNC or a reset."""
+        return self._packets_discarded
+
+    @property
+    def frames_skipped(self) -> int:
+        """Frames that arrived with no packet open and no SYNC."""
+        return self._frames_skipped
+
+    def add(self, frame: NoninDf2Frame) -> NoninDf2Packet | None:
+        """Take the next frame; return the packet it completes, if any."""
+        if self._frames and (frame.after_gap or frame.sync):
+            self._discard()
+        if frame.sync or self._frames:
+            self._frames.append(frame)
+        else:
+            self._frames_skipped += 1
+        if len(self._frames) < PACKET_LEN_FRAMES:
+            return None
+        packet = NoninDf2Packet.from_frames(self._frames)
+        self._frames = []
+        self._packets += 1
+        return packet
+
+    def reset(self) -> None:
+        """Forget any partial packet (the link dropped); a partial one is counted."""
+        if self._frames:
+            self._discard()
+
+    def _discard(self) -> None:
+        self._frames = []
+        self._packets_discarded += 1

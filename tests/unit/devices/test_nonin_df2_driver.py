@@ -1,0 +1,517 @@
+"""Nonin DF2 driver: packets to readings, status precedence, gaps, a real capture."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from roomctl.devices.nonin_df2.driver import (
+    DRIVER_SPEC,
+    PERFUSION_HOLD_PACKETS,
+    NoninDf2Driver,
+    packet_status,
+)
+from roomctl.devices.nonin_df2.protocol import (
+    FRAME_LEN_BYTES,
+    FRAME_RATE_HZ,
+    PACKET_LEN_FRAMES,
+    PERFUSION_INDICATION_S,
+    SERIAL_BAUD,
+    NoninDf2Decoder,
+    NoninDf2Frame,
+    NoninDf2Packet,
+    StatusBit,
+)
+from roomctl.readings import Metric, ProtocolId, Reading, ReadingStatus
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+    import numpy.typing as npt
+
+    from roomctl.devices.base import ByteLink, DeviceDriver
+    from roomctl.readings import AnyReading
+
+AT = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
+PLETH = tuple(range(60, 60 + PACKET_LEN_FRAMES))
+NO_FLAGS = (StatusBit(0),) * PACKET_LEN_FRAMES
+
+CAPTURE = (
+    Path(__file__).resolve().parents[3]
+    / ".."
+    / "shared"
+    / "captures"
+    / "nonin"
+    / "systole_ppg.npy"
+)
+
+
+def packet(
+    hr_bpm: int | None = 72,
+    spo2_percent: int | None = 97,
+    flags: Sequence[StatusBit] = NO_FLAGS,
+    pleth: Sequence[int] = PLETH,
+) -> NoninDf2Packet:
+    return NoninDf2Packet.uniform(
+        hr_bpm=hr_bpm, spo2_percent=spo2_percent, pleth=pleth, flags=flags
+    )
+
+
+def with_flag(flag: StatusBit, *frames: int) -> tuple[StatusBit, ...]:
+    flags = list(NO_FLAGS)
+    for index in frames or (7,):
+        flags[index] = flag
+    return tuple(flags)
+
+
+def as_readings(out: Iterable[AnyReading]) -> list[Reading]:
+    readings = list(out)
+    assert all(isinstance(r, Reading) for r in readings)
+    return [r for r in readings if isinstance(r, Reading)]
+
+
+def run_frames(
+    frames: Iterable[object], driver: NoninDf2Driver | None = None
+) -> list[Reading]:
+    driver = driver or NoninDf2Driver("oximeter")
+    out: list[AnyReading] = []
+    for index, frame in enumerate(frames):
+        out += driver.on_frame(frame, index / FRAME_RATE_HZ, AT)
+    return as_readings(out)
+
+
+def run_packets(
+    packets: Iterable[NoninDf2Packet], driver: NoninDf2Driver | None = None
+) -> list[Reading]:
+    return run_frames([f for p in packets for f in p.frames()], driver)
+
+
+def run_bytes(
+    data: bytes, cuts: Iterable[int] = (), driver: NoninDf2Driver | None = None
+) -> tuple[list[Reading], NoninDf2Decoder]:
+    decoder = NoninDf2Decoder()
+    frames: list[NoninDf2Frame] = []
+    start = 0
+    for cut in [*sorted(cuts), len(data)]:
+        frames += decoder.feed(data[start:cut])
+        start = max(start, cut)
+    return run_frames(frames, driver), decoder
+
+
+def by_metric(readings: Iterable[Reading], metric: Metric) -> list[Reading]:
+    return [r for r in readings if r.metric is metric]
+
+
+# ---------------------------------------------------------------- mapping
+
+
+def test_driver_ignores_objects_that_are_not_frames() -> None:
+    driver = NoninDf2Driver("oximeter")
+    assert driver.on_frame(bytes.fromhex("01 83 7A 00 FE"), 0.0, AT) == []
+    assert driver.on_frame(packet(), 0.0, AT) == []
+    assert driver.on_frame(None, 0.0, AT) == []
+    assert driver.assembler.frames_skipped == 0
+
+
+def test_driver_reads_the_display_values() -> None:
+    # SpO2-D (frame 8) and HR-D (frames 19-20) differ from the 4-beat values here, so
+    # the test shows which slots the driver reads.
+    source = dataclasses.replace(packet(), spo2_d_percent=95, hr_d_bpm=175)
+    driver = NoninDf2Driver("bed-1")
+    out = [driver.on_frame(f, 10.0 + i, AT) for i, f in enumerate(source.frames())]
+    assert out[:-1] == [[]] * (PACKET_LEN_FRAMES - 1)
+    assert out[-1] == [
+        Reading(
+            device="bed-1",
+            metric=Metric.SPO2_PERCENT,
+            value=95.0,
+            status=ReadingStatus.OK,
+            received_mono=34.0,
+            received_at=AT,
+        ),
+        Reading(
+            device="bed-1",
+            metric=Metric.PULSE_RATE_BPM,
+            value=175.0,
+            status=ReadingStatus.OK,
+            received_mono=34.0,
+            received_at=AT,
+        ),
+    ]
+    assert driver.device == "bed-1"
+
+
+@given(st.integers(128, 300))
+def test_driver_reports_pulse_rates_of_128_and_above(hr_bpm: int) -> None:
+    readings, _ = run_bytes(packet(hr_bpm=hr_bpm).encode())
+    [pulse] = by_metric(readings, Metric.PULSE_RATE_BPM)
+    assert pulse.value == hr_bpm
+    assert pulse.status is ReadingStatus.OK
+
+
+@pytest.mark.parametrize(
+    ("hr_bpm", "spo2_percent", "hr_status", "spo2_status"),
+    [
+        (None, 97, ReadingStatus.UNAVAILABLE, ReadingStatus.OK),
+        (72, None, ReadingStatus.OK, ReadingStatus.UNAVAILABLE),
+        (None, None, ReadingStatus.UNAVAILABLE, ReadingStatus.UNAVAILABLE),
+        (300, 100, ReadingStatus.OK, ReadingStatus.OK),
+        (301, 101, ReadingStatus.UNAVAILABLE, ReadingStatus.UNAVAILABLE),
+        (510, 126, ReadingStatus.UNAVAILABLE, ReadingStatus.UNAVAILABLE),
+        (0, 0, ReadingStatus.OK, ReadingStatus.OK),
+    ],
+)
+def test_driver_marks_sentinels_and_out_of_range_values_unavailable(
+    hr_bpm: int | None,
+    spo2_percent: int | None,
+    hr_status: ReadingStatus,
+    spo2_status: ReadingStatus,
+) -> None:
+    spo2, pulse = run_packets([packet(hr_bpm=hr_bpm, spo2_percent=spo2_percent)])
+    assert (pulse.status, spo2.status) == (hr_status, spo2_status)
+    assert pulse.value == (hr_bpm if hr_status is ReadingStatus.OK else None)
+    assert spo2.value == (spo2_percent if spo2_status is ReadingStatus.OK else None)
+
+
+# One flag set on frame 7 unless the row says otherwise (first match wins).
+PRECEDENCE = [
+    pytest.param(NO_FLAGS, ReadingStatus.OK, id="clear"),
+    pytest.param(with_flag(StatusBit.SNSD), ReadingStatus.SENSOR_OFF, id="snsd"),
+    pytest.param(with_flag(StatusBit.SNSA), ReadingStatus.SENSOR_OFF, id="snsa"),
+    pytest.param(
+        with_flag(StatusBit.SNSA | StatusBit.OOT | StatusBit.ARTF | StatusBit.RPRF),
+        ReadingStatus.SENSOR_OFF,
+        id="snsa-beats-everything",
+    ),
+    pytest.param(with_flag(StatusBit.OOT), ReadingStatus.SEARCHING, id="oot"),
+    pytest.param(
+        with_flag(StatusBit.OOT | StatusBit.ARTF | StatusBit.RPRF),
+        ReadingStatus.SEARCHING,
+        id="oot-beats-artf",
+    ),
+    pytest.param(with_flag(StatusBit.ARTF), ReadingStatus.ARTIFACT, id="artf"),
+    pytest.param(
+        with_flag(StatusBit.ARTF | StatusBit.RPRF),
+        ReadingStatus.ARTIFACT,
+        id="artf-beats-red",
+    ),
+    pytest.param(
+        with_flag(StatusBit.RPRF, 3, 4, 5), ReadingStatus.LOW_PERFUSION, id="red"
+    ),
+    pytest.param(with_flag(StatusBit.GPRF, 3, 4), ReadingStatus.OK, id="green"),
+    pytest.param(
+        with_flag(StatusBit.GPRF | StatusBit.RPRF, 3), ReadingStatus.OK, id="yellow"
+    ),
+    pytest.param(
+        with_flag(StatusBit.RPRF, 3)[:10] + with_flag(StatusBit.GPRF, 12)[10:],
+        ReadingStatus.OK,
+        id="red-and-green-is-not-red-only",
+    ),
+]
+
+
+@pytest.mark.parametrize(("flags", "expected"), PRECEDENCE)
+def test_driver_status_precedence(
+    flags: tuple[StatusBit, ...], expected: ReadingStatus
+) -> None:
+    source = packet(flags=flags)
+    assert packet_status(source) is expected
+    readings = run_packets([source])
+    assert [r.status for r in readings] == [expected, expected]
+    expected_values = [97.0, 72.0] if expected is ReadingStatus.OK else [None, None]
+    assert [r.value for r in readings] == expected_values
+
+
+@pytest.mark.parametrize(
+    ("flag", "expected"),
+    [
+        (StatusBit.SNSD | StatusBit.SNSA, ReadingStatus.SENSOR_OFF),
+        (StatusBit.OOT, ReadingStatus.SEARCHING),
+    ],
+)
+def test_driver_device_state_wins_over_sentinels(
+    flag: StatusBit, expected: ReadingStatus
+) -> None:
+    source = packet(hr_bpm=None, spo2_percent=None, flags=(flag,) * PACKET_LEN_FRAMES)
+    assert [r.status for r in run_packets([source])] == [expected, expected]
+
+
+@given(
+    hr_bpm=st.one_of(st.none(), st.integers(0, 510)),
+    spo2_percent=st.one_of(st.none(), st.integers(0, 126)),
+    flags=st.lists(
+        st.integers(0, 0x7E).map(lambda v: StatusBit(v & ~StatusBit.SYNC)),
+        min_size=PACKET_LEN_FRAMES,
+        max_size=PACKET_LEN_FRAMES,
+    ),
+)
+def test_driver_readings_keep_the_value_status_invariant(
+    hr_bpm: int | None, spo2_percent: int | None, flags: list[StatusBit]
+) -> None:
+    readings = run_packets([packet(hr_bpm, spo2_percent, flags)])
+    assert [r.metric for r in readings] == [Metric.SPO2_PERCENT, Metric.PULSE_RATE_BPM]
+    for reading in readings:
+        assert (reading.value is None) == (reading.status is not ReadingStatus.OK)
+
+
+# ---------------------------------------------------------------- perfusion hold
+
+
+def statuses(readings: Iterable[Reading]) -> list[ReadingStatus]:
+    return [r.status for r in by_metric(readings, Metric.SPO2_PERCENT)]
+
+
+def test_driver_holds_red_perfusion_over_packets_without_a_pulse() -> None:
+    red = packet(flags=with_flag(StatusBit.RPRF, 2, 3))
+    quiet = [packet()] * (PERFUSION_HOLD_PACKETS + 2)
+    assert statuses(run_packets([red, *quiet])) == [
+        *[ReadingStatus.LOW_PERFUSION] * (PERFUSION_HOLD_PACKETS + 1),
+        ReadingStatus.OK,
+        ReadingStatus.OK,
+    ]
+
+
+def test_driver_green_pulse_ends_low_perfusion_at_once() -> None:
+    red = packet(flags=with_flag(StatusBit.RPRF, 2))
+    green = packet(flags=with_flag(StatusBit.GPRF, 2))
+    assert statuses(run_packets([red, packet(), green, packet()])) == [
+        ReadingStatus.LOW_PERFUSION,
+        ReadingStatus.LOW_PERFUSION,
+        ReadingStatus.OK,
+        ReadingStatus.OK,
+    ]
+
+
+@pytest.mark.parametrize(
+    ("flag", "during"),
+    [
+        (StatusBit.SNSD, ReadingStatus.SENSOR_OFF),
+        (StatusBit.SNSA, ReadingStatus.SENSOR_OFF),
+        (StatusBit.OOT, ReadingStatus.SEARCHING),
+    ],
+)
+def test_driver_forgets_perfusion_when_the_pulse_is_lost(
+    flag: StatusBit, during: ReadingStatus
+) -> None:
+    red = packet(flags=with_flag(StatusBit.RPRF, 2))
+    lost = packet(flags=with_flag(flag))
+    assert statuses(run_packets([red, lost, packet()])) == [
+        ReadingStatus.LOW_PERFUSION,
+        during,
+        ReadingStatus.OK,
+    ]
+
+
+def test_driver_artifact_keeps_the_held_perfusion() -> None:
+    red = packet(flags=with_flag(StatusBit.RPRF, 2))
+    artifact = packet(flags=with_flag(StatusBit.ARTF))
+    assert statuses(run_packets([red, artifact, packet()])) == [
+        ReadingStatus.LOW_PERFUSION,
+        ReadingStatus.ARTIFACT,
+        ReadingStatus.LOW_PERFUSION,
+    ]
+
+
+# ---------------------------------------------------------------- link events
+
+
+class _NullLink:
+    async def read(self) -> bytes:
+        return b""
+
+    async def write(self, data: bytes) -> None:
+        raise AssertionError(f"Format #2 is output-only, wrote {data!r}")
+
+    async def aclose(self) -> None:
+        return None
+
+
+def test_driver_link_up_changes_nothing() -> None:
+    driver = NoninDf2Driver("oximeter")
+    link: ByteLink = _NullLink()
+    driver.on_link_up(link)
+    assert len(run_packets([packet()], driver)) == 2
+
+
+def test_driver_link_lost_discards_the_partial_packet() -> None:
+    driver = NoninDf2Driver("oximeter")
+    first = packet(hr_bpm=80).frames()
+    assert run_frames(first[:10], driver) == []
+    driver.on_link_lost()
+    # The rest of the old packet is no packet at all; the next SYNC starts afresh.
+    assert run_frames(first[10:], driver) == []
+    readings = run_packets([packet(hr_bpm=81)], driver)
+    assert [r.value for r in readings] == [97.0, 81.0]
+    assert driver.assembler.packets_discarded == 1
+    assert driver.assembler.frames_skipped == PACKET_LEN_FRAMES - 10
+
+
+def test_driver_link_lost_forgets_held_perfusion() -> None:
+    driver = NoninDf2Driver("oximeter")
+    run_packets([packet(flags=with_flag(StatusBit.RPRF, 2))], driver)
+    driver.on_link_lost()
+    assert statuses(run_packets([packet()], driver)) == [ReadingStatus.OK]
+
+
+# ---------------------------------------------------------------- registry
+
+
+def test_driver_spec_describes_the_protocol() -> None:
+    assert DRIVER_SPEC.protocol is ProtocolId.NONIN_DF2
+    assert DRIVER_SPEC.display_name == "Nonin (Serial Data Format #2)"
+    assert DRIVER_SPEC.category == "oximeter"
+    assert DRIVER_SPEC.baud == SERIAL_BAUD == 9600
+    assert DRIVER_SPEC.stale_after_s == 3.0
+    assert [(m.metric, m.unit, m.minimum, m.maximum) for m in DRIVER_SPEC.metrics] == [
+        (Metric.SPO2_PERCENT, "%", 0.0, 100.0),
+        (Metric.PULSE_RATE_BPM, "bpm", 18.0, 321.0),
+    ]
+
+
+def test_driver_spec_factories_build_a_working_pipeline() -> None:
+    decoder = DRIVER_SPEC.decoder_factory()
+    driver: DeviceDriver = DRIVER_SPEC.driver_factory("oximeter")
+    assert isinstance(decoder, NoninDf2Decoder)
+    assert isinstance(driver, NoninDf2Driver)
+    frames = decoder.feed(packet(hr_bpm=140).encode())
+    readings = [r for f in frames for r in driver.on_frame(f, 1.0, AT)]
+    assert [r.value for r in as_readings(readings)] == [97.0, 140.0]
+    assert decoder.stats.frames == PACKET_LEN_FRAMES
+
+
+# ---------------------------------------------------------------- corruption
+
+
+@given(st.data())
+def test_a_frame_with_a_corrupted_byte_never_becomes_a_reading(
+    data: st.DataObject,
+) -> None:
+    # Every packet has its own pulse rate and SpO2, so a reading names its packet.
+    packets = [packet(hr_bpm=40 + 25 * i, spo2_percent=85 + i) for i in range(8)]
+    stream = bytearray(b"".join(p.encode() for p in packets))
+    packet_bytes = PACKET_LEN_FRAMES * FRAME_LEN_BYTES
+    hit = data.draw(st.integers(0, len(packets) - 1), label="packet")
+    offset = data.draw(st.integers(0, packet_bytes - 1), label="offset")
+    stream[hit * packet_bytes + offset] ^= data.draw(st.integers(1, 0xFF), label="xor")
+    cuts = data.draw(st.lists(st.integers(0, len(stream)), max_size=8), label="cuts")
+    readings, decoder = run_bytes(bytes(stream), cuts)
+    assert decoder.stats.dropped_bytes >= 1
+    pulses = [r.value for r in by_metric(readings, Metric.PULSE_RATE_BPM)]
+    saturations = [r.value for r in by_metric(readings, Metric.SPO2_PERCENT)]
+    assert packets[hit].hr_d_bpm not in pulses
+    assert packets[hit].spo2_d_percent not in saturations
+    # Only the damaged packet is lost, or also the next one when the damage sits in
+    # the last frame and a false frame swallows the next SYNC frame's start byte.
+    expected = [p.hr_d_bpm for i, p in enumerate(packets) if i != hit]
+    if pulses != expected:
+        assert offset >= (PACKET_LEN_FRAMES - 1) * FRAME_LEN_BYTES
+        expected.remove(packets[hit + 1].hr_d_bpm)
+    assert pulses == expected
+    assert all(r.status is ReadingStatus.OK for r in readings)
+
+
+def test_a_checksum_error_in_the_middle_of_a_packet_drops_that_packet() -> None:
+    packets = [packet(hr_bpm=100), packet(hr_bpm=200), packet(hr_bpm=150)]
+    stream = bytearray(b"".join(p.encode() for p in packets))
+    # Frame 8 of packet 1 is SpO2-D; break its checksum byte only.
+    stream[(PACKET_LEN_FRAMES + 8) * FRAME_LEN_BYTES + 4] ^= 0x01
+    readings, decoder = run_bytes(bytes(stream))
+    assert [r.value for r in by_metric(readings, Metric.PULSE_RATE_BPM)] == [100, 150]
+    assert decoder.stats.checksum_errors >= 1
+
+
+# ---------------------------------------------------------------- real capture
+
+
+def _beat_onsets(pleth: npt.NDArray[np.int32]) -> list[int]:
+    """Sample indices where the systolic upstroke starts (slope crosses 5 per sample).
+
+    A 0.4 s refractory period keeps one onset per beat (the capture is at rest).
+    """
+    slope = np.diff(pleth.astype(np.int64))
+    onsets: list[int] = []
+    for index in range(1, len(slope)):
+        rising = slope[index] >= 5 > slope[index - 1]
+        if rising and (not onsets or index - onsets[-1] > 0.4 * FRAME_RATE_HZ):
+            onsets.append(index)
+    return onsets
+
+
+def _capture_packets(samples: list[int], onsets: list[int]) -> list[NoninDf2Packet]:
+    """Wrap the real pleth in packets as an Xpod would send them.
+
+    Status: bit 7, SYNC on frame 0, and green perfusion for 160 ms after each beat
+    onset. HR: the 4-beat average of the beat intervals so far. Until four intervals
+    are known, the device has no pulse yet: OOT with the 511/127 sentinels. SpO2: a
+    resting 97-98 %.
+    """
+    indication = round(PERFUSION_INDICATION_S * FRAME_RATE_HZ)
+    green = {i for onset in onsets for i in range(onset, onset + indication)}
+    packets: list[NoninDf2Packet] = []
+    for start in range(0, len(samples), PACKET_LEN_FRAMES):
+        chunk = samples[start : start + PACKET_LEN_FRAMES]
+        chunk += [0] * (PACKET_LEN_FRAMES - len(chunk))
+        seen = [onset for onset in onsets if onset < start]
+        if len(seen) < 5:
+            flags = (StatusBit.OOT,) * PACKET_LEN_FRAMES
+            packets.append(packet(None, None, flags, chunk))
+            continue
+        interval_s = (seen[-1] - seen[-5]) / 4 / FRAME_RATE_HZ
+        flags = tuple(
+            StatusBit.GPRF if start + i in green else StatusBit(0)
+            for i in range(PACKET_LEN_FRAMES)
+        )
+        spo2 = 98 if (start // PACKET_LEN_FRAMES) % 5 == 0 else 97
+        packets.append(packet(round(60 / interval_s), spo2, flags, chunk))
+    return packets
+
+
+def test_real_nonin_pleth_capture_survives_the_codec() -> None:
+    if not CAPTURE.is_file():
+        pytest.skip(
+            f"shared Nonin capture not found at {CAPTURE} (shared folder absent)"
+        )
+    pleth = np.load(CAPTURE, allow_pickle=False)
+    samples = [int(v) for v in pleth]
+    assert len(samples) == 24_847  # README: 24,847 samples, about 5.5 min at 75 Hz
+    packets = _capture_packets(samples, _beat_onsets(pleth))
+    stream = b"".join(p.encode() for p in packets)
+    # The last packet is partial: send only the frames that carry real samples.
+    stream = stream[: len(samples) * FRAME_LEN_BYTES]
+    # Serial reads come in uneven chunks; a fixed seed keeps the split reproducible.
+    rng = random.Random(2)
+    cuts = list(range(0, len(stream), 37))
+    cuts = sorted({min(len(stream), c + rng.randrange(37)) for c in cuts})
+
+    decoder = NoninDf2Decoder()
+    driver = NoninDf2Driver("oximeter")
+    frames: list[NoninDf2Frame] = []
+    start = 0
+    for cut in [*cuts, len(stream)]:
+        frames += decoder.feed(stream[start:cut])
+        start = cut
+    readings = run_frames(frames, driver)
+
+    assert [f.pleth for f in frames] == samples
+    assert decoder.stats.checksum_errors == 0
+    assert decoder.stats.dropped_bytes == 0
+    full = len(samples) // PACKET_LEN_FRAMES
+    assert driver.assembler.packets == full
+    assert len(readings) == 2 * full
+    pulses = by_metric(readings, Metric.PULSE_RATE_BPM)
+    saturations = by_metric(readings, Metric.SPO2_PERCENT)
+    searching = [r for r in pulses if r.status is ReadingStatus.SEARCHING]
+    assert 0 < len(searching) < 30  # the first seconds, before four beats
+    ok_pulses = [r.value for r in pulses if r.value is not None]
+    assert len(ok_pulses) + len(searching) == full
+    assert all(40 <= v <= 140 for v in ok_pulses)
+    assert 55 <= float(np.median(ok_pulses)) <= 90
+    assert {r.value for r in saturations if r.value is not None} == {97.0, 98.0}

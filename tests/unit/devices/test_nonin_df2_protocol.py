@@ -1,0 +1,713 @@
+"""Layer 1 and 2 tests of the Nonin DF2 codec: vectors, round trips, chunking, noise."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from roomctl.devices.codec import MAX_BUFFER_BYTES, DecoderStats
+from roomctl.devices.nonin_df2.protocol import (
+    FRAME_LEN_BYTES,
+    HR_MISSING_BPM,
+    PACKET_LEN_FRAMES,
+    SPO2_MISSING_PERCENT,
+    START_BYTE,
+    FrameSlot,
+    NoninDf2Decoder,
+    NoninDf2Frame,
+    NoninDf2Packet,
+    NoninDf2PacketAssembler,
+    Perfusion,
+    StatusBit,
+    encode_packet,
+    parse_frame,
+)
+from roomctl.errors import ChecksumError, FrameError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+# ---------------------------------------------------------------- helpers
+
+frames_st = st.builds(
+    NoninDf2Frame,
+    status=st.integers(0x80, 0xFF),
+    pleth=st.integers(0, 0xFF),
+    data=st.integers(0, 0x7F),
+)
+frame_lists = st.lists(frames_st, min_size=1, max_size=40)
+hr_values = st.one_of(st.none(), st.integers(0, HR_MISSING_BPM - 1))
+spo2_values = st.one_of(st.none(), st.integers(0, SPO2_MISSING_PERCENT - 1))
+PLETH = tuple(range(100, 100 + PACKET_LEN_FRAMES))
+
+
+def wire(frames: Iterable[NoninDf2Frame]) -> bytes:
+    return b"".join(frame.encode() for frame in frames)
+
+
+def on_wire(frames: Iterable[NoninDf2Frame]) -> list[tuple[int, int, int]]:
+    """What the wire carries of each frame (``after_gap`` is the decoder's note)."""
+    return [(f.status, f.pleth, f.data) for f in frames]
+
+
+def feed_chunks(
+    data: bytes, cuts: Iterable[int]
+) -> tuple[list[NoninDf2Frame], NoninDf2Decoder]:
+    decoder = NoninDf2Decoder()
+    frames: list[NoninDf2Frame] = []
+    start = 0
+    for cut in [*sorted(cuts), len(data)]:
+        frames += decoder.feed(data[start:cut])
+        start = max(start, cut)
+    return frames, decoder
+
+
+def decode(data: bytes) -> tuple[list[NoninDf2Frame], NoninDf2Decoder]:
+    return feed_chunks(data, [])
+
+
+def steady(
+    hr_bpm: int | None = 72,
+    spo2_percent: int | None = 97,
+    flags: Sequence[StatusBit] = (),
+) -> NoninDf2Packet:
+    return NoninDf2Packet.uniform(
+        hr_bpm=hr_bpm, spo2_percent=spo2_percent, pleth=PLETH, flags=flags
+    )
+
+
+def assemble(frames: Iterable[NoninDf2Frame]) -> list[NoninDf2Packet]:
+    assembler = NoninDf2PacketAssembler()
+    return [p for p in map(assembler.add, frames) if p is not None]
+
+
+# ---------------------------------------------------------------- layer 1: vectors
+
+# Constructed in protocols.md §1.2 from the stated rules.
+VECTORS = [
+    pytest.param(
+        "01 83 7A 00 FE",
+        NoninDf2Frame(status=0x83, pleth=0x7A, data=0x00),
+        id="first-frame-green-hr-msb-0",
+    ),
+    pytest.param(
+        "01 C8 00 7F 48",
+        NoninDf2Frame(status=0xC8, pleth=0x00, data=0x7F),
+        id="sensor-disconnected-spo2-127",
+    ),
+]
+
+
+@pytest.mark.parametrize(("hex_bytes", "expected"), VECTORS)
+def test_decoder_decodes_protocols_md_vectors(
+    hex_bytes: str, expected: NoninDf2Frame
+) -> None:
+    frames, decoder = decode(bytes.fromhex(hex_bytes))
+    assert frames == [expected]
+    assert parse_frame(bytes.fromhex(hex_bytes)) == expected
+    assert expected.encode() == bytes.fromhex(hex_bytes)
+    assert decoder.stats == DecoderStats(frames=1, bytes_in=5)
+
+
+def test_frame_properties_of_first_vector() -> None:
+    frame = parse_frame(bytes.fromhex("01 83 7A 00 FE"))
+    assert frame.sync
+    assert frame.perfusion is Perfusion.GREEN
+    assert frame.flags == StatusBit.ALWAYS_SET | StatusBit.GPRF | StatusBit.SYNC
+    assert not frame.sensor_alarm
+    assert not frame.out_of_track
+    assert not frame.artifact
+    assert not frame.sensor_disconnected
+
+
+def test_frame_properties_of_sensor_off_vector() -> None:
+    frame = parse_frame(bytes.fromhex("01 C8 00 7F 48"))
+    assert frame.sensor_disconnected
+    assert frame.sensor_alarm
+    assert not frame.sync
+    assert not frame.out_of_track
+    assert not frame.artifact
+    assert frame.perfusion is Perfusion.NONE
+    assert frame.data == SPO2_MISSING_PERCENT
+
+
+@pytest.mark.parametrize(
+    ("bit", "attribute"),
+    [
+        (StatusBit.SYNC, "sync"),
+        (StatusBit.SNSA, "sensor_alarm"),
+        (StatusBit.OOT, "out_of_track"),
+        (StatusBit.ARTF, "artifact"),
+        (StatusBit.SNSD, "sensor_disconnected"),
+    ],
+)
+def test_frame_status_bit_maps_to_its_property(bit: StatusBit, attribute: str) -> None:
+    frame = NoninDf2Frame(status=0x80 | bit, pleth=0, data=0)
+    assert getattr(frame, attribute) is True
+    assert getattr(NoninDf2Frame(status=0x80, pleth=0, data=0), attribute) is False
+
+
+@pytest.mark.parametrize(
+    ("status", "perfusion"),
+    [
+        (0x80, Perfusion.NONE),
+        (0x82, Perfusion.GREEN),
+        (0x84, Perfusion.RED),
+        (0x86, Perfusion.YELLOW),
+        (0xFF, Perfusion.YELLOW),
+    ],
+)
+def test_frame_perfusion_bits(status: int, perfusion: Perfusion) -> None:
+    assert NoninDf2Frame(status=status, pleth=0, data=0).perfusion is perfusion
+
+
+@pytest.mark.parametrize(
+    ("status", "pleth", "data", "message"),
+    [
+        (0x7F, 0, 0, "status must be 0x80-0xFF"),
+        (0x100, 0, 0, "status must be 0x80-0xFF"),
+        (0x80, -1, 0, "pleth must be 0-255"),
+        (0x80, 256, 0, "pleth must be 0-255"),
+        (0x80, 0, 0x80, "data must be 0-127"),
+        (0x80, 0, -1, "data must be 0-127"),
+    ],
+)
+def test_frame_rejects_values_the_wire_cannot_carry(
+    status: int, pleth: int, data: int, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        NoninDf2Frame(status=status, pleth=pleth, data=data)
+
+
+@pytest.mark.parametrize(
+    ("hex_bytes", "error", "message"),
+    [
+        ("01 83 7A 00", FrameError, "is 5 bytes, got 4"),
+        ("01 83 7A 00 FE 00", FrameError, "is 5 bytes, got 6"),
+        ("02 83 7A 00 FF", FrameError, "not a Nonin DF2 frame"),
+        ("01 03 7A 00 7E", FrameError, "not a Nonin DF2 frame"),
+        ("01 83 7A 80 7E", FrameError, "not a Nonin DF2 frame"),
+        ("01 83 7A 00 FF", ChecksumError, r"checksum 0xff != 0xfe"),
+    ],
+)
+def test_parse_frame_rejects_bad_bytes(
+    hex_bytes: str, error: type[FrameError], message: str
+) -> None:
+    with pytest.raises(error, match=message) as caught:
+        parse_frame(bytes.fromhex(hex_bytes))
+    assert repr(bytes.fromhex(hex_bytes)) in str(caught.value)
+
+
+@given(frames_st)
+def test_frame_round_trips(frame: NoninDf2Frame) -> None:
+    data = frame.encode()
+    assert len(data) == FRAME_LEN_BYTES
+    assert parse_frame(data) == frame
+    assert decode(data)[0] == [frame]
+
+
+def test_frame_encode_ignores_after_gap() -> None:
+    frame = NoninDf2Frame(status=0x83, pleth=0x7A, data=0)
+    assert dataclasses.replace(frame, after_gap=True).encode() == frame.encode()
+
+
+# ---------------------------------------------------------------- layer 2: chunking
+
+
+def _stream() -> bytes:
+    packets = [steady(hr_bpm=60 + 40 * i, spo2_percent=90 + i) for i in range(4)]
+    return b"".join(p.encode() for p in packets)
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 4, 5, 6, 7, 11, 64, 125, 4096])
+def test_decoder_gives_same_frames_for_any_chunk_size(chunk: int) -> None:
+    data = b"\x00\x01\x83" + _stream() + b"\xff\x01"
+    expected, whole = decode(data)
+    frames, decoder = feed_chunks(data, range(chunk, len(data), chunk))
+    assert frames == expected
+    assert decoder.stats == whole.stats
+
+
+def test_decoder_one_byte_at_a_time() -> None:
+    data = _stream()
+    decoder = NoninDf2Decoder()
+    frames = [f for byte in data for f in decoder.feed(bytes((byte,)))]
+    assert frames == decode(data)[0]
+    assert len(frames) == 4 * PACKET_LEN_FRAMES
+    assert len(assemble(frames)) == 4
+
+
+@given(st.binary(max_size=600), st.lists(st.integers(0, 600), max_size=30))
+def test_decoder_random_splits_of_arbitrary_bytes_agree(
+    data: bytes, cuts: list[int]
+) -> None:
+    expected, whole = decode(data)
+    frames, decoder = feed_chunks(data, [c for c in cuts if c <= len(data)])
+    assert frames == expected
+    assert decoder.stats == whole.stats
+
+
+@given(frame_lists, st.lists(st.integers(0, 200), max_size=20))
+def test_decoder_random_splits_of_valid_frames(
+    frames: list[NoninDf2Frame], cuts: list[int]
+) -> None:
+    data = wire(frames)
+    decoded, decoder = feed_chunks(data, [c for c in cuts if c <= len(data)])
+    assert decoded == frames
+    assert decoder.stats == DecoderStats(frames=len(frames), bytes_in=len(data))
+
+
+# ---------------------------------------------------------------- layer 2: noise
+
+
+@given(st.binary(max_size=300), frame_lists)
+def test_decoder_recovers_frames_after_garbage_prefix(
+    garbage: bytes, frames: list[NoninDf2Frame]
+) -> None:
+    decoded, _ = decode(garbage + wire(frames))
+    # Garbage can borrow the first true frame's leading bytes to fake a frame, so the
+    # first true frame may be lost; inside clean frames no false boundary exists, so
+    # every later frame comes back.
+    tail = on_wire(frames[1:])
+    assert on_wire(decoded)[len(decoded) - len(tail) :] == tail
+
+
+@given(st.binary(max_size=300).filter(lambda b: START_BYTE not in b), frame_lists)
+def test_decoder_recovers_every_frame_after_garbage_without_start_byte(
+    garbage: bytes, frames: list[NoninDf2Frame]
+) -> None:
+    decoded, decoder = decode(garbage + wire(frames))
+    assert on_wire(decoded) == on_wire(frames)
+    assert decoded[0].after_gap is bool(garbage)
+    assert not any(f.after_gap for f in decoded[1:])
+    assert decoder.stats.dropped_bytes == len(garbage)
+    assert decoder.stats.resyncs == int(bool(garbage))
+
+
+@given(frame_lists, st.binary(max_size=100), frame_lists)
+def test_decoder_recovers_frames_around_garbage_infix(
+    before: list[NoninDf2Frame], garbage: bytes, after: list[NoninDf2Frame]
+) -> None:
+    decoded, _ = decode(wire(before) + garbage + wire(after))
+    assert decoded[: len(before)] == before
+    tail = on_wire(after[1:])
+    assert on_wire(decoded)[len(decoded) - len(tail) :] == tail
+
+
+@given(frame_lists, st.data())
+def test_decoder_truncated_stream_gives_complete_frames_only(
+    frames: list[NoninDf2Frame], data: st.DataObject
+) -> None:
+    stream = wire(frames)
+    cut = data.draw(st.integers(0, len(stream)))
+    decoded, decoder = decode(stream[:cut])
+    assert decoded == frames[: cut // FRAME_LEN_BYTES]
+    assert decoder.stats.dropped_bytes == 0
+    assert len(decoder._buffer) == cut % FRAME_LEN_BYTES
+
+
+@given(
+    st.lists(st.one_of(st.binary(max_size=12), frames_st.map(lambda f: f.encode()))),
+    st.lists(st.integers(0, 400), max_size=10),
+)
+def test_decoder_never_raises_and_accounts_for_every_byte(
+    pieces: list[bytes], cuts: list[int]
+) -> None:
+    data = b"".join(pieces)
+    decoder = NoninDf2Decoder()
+    frames: list[NoninDf2Frame] = []
+    start = 0
+    for cut in [*sorted(c for c in cuts if c <= len(data)), len(data)]:
+        frames += decoder.feed(data[start:cut])
+        start = cut
+        assert len(decoder._buffer) < FRAME_LEN_BYTES <= MAX_BUFFER_BYTES
+    stats = decoder.stats
+    assert stats.frames == len(frames)
+    assert stats.bytes_in == len(data)
+    assert stats.dropped_bytes + FRAME_LEN_BYTES * stats.frames + len(
+        decoder._buffer
+    ) == len(data)
+    assert stats.resyncs == sum(f.after_gap for f in frames)
+    assert stats.checksum_errors <= stats.dropped_bytes
+
+
+@given(frame_lists, st.data())
+def test_decoder_drops_a_frame_with_a_flipped_byte(
+    frames: list[NoninDf2Frame], data: st.DataObject
+) -> None:
+    stream = bytearray(wire(frames))
+    index = data.draw(st.integers(0, len(stream) - 1))
+    stream[index] ^= data.draw(st.integers(1, 0xFF))
+    decoded, decoder = decode(bytes(stream))
+    hit = index // FRAME_LEN_BYTES
+    # Frames before the damaged one are untouched; the damaged one never comes back
+    # as a clean frame (any frame decoded from its bytes follows a gap).
+    assert decoded[:hit] == frames[:hit]
+    assert decoder.stats.dropped_bytes >= 1
+    assert all(f.after_gap for f in decoded[hit : hit + 1])
+
+
+def test_decoder_flood_of_garbage_stays_bounded() -> None:
+    decoder = NoninDf2Decoder()
+    for _ in range(10):
+        assert decoder.feed(bytes(3 * MAX_BUFFER_BYTES)) == []
+        assert len(decoder._buffer) == FRAME_LEN_BYTES - 1
+    stats = decoder.stats
+    assert stats.dropped_bytes == 30 * MAX_BUFFER_BYTES - (FRAME_LEN_BYTES - 1)
+    assert stats.checksum_errors == 0
+    assert stats.resyncs == 0
+    frames = decoder.feed(bytes.fromhex("01 83 7A 00 FE"))
+    assert frames == [NoninDf2Frame(status=0x83, pleth=0x7A, data=0, after_gap=True)]
+    assert decoder.stats.resyncs == 1
+
+
+# ---------------------------------------------------------------- stats
+
+
+def test_decoder_counts_a_checksum_error_and_resyncs() -> None:
+    bad = bytes.fromhex("01 83 7A 00 FF")
+    good = bytes.fromhex("01 83 7A 00 FE")
+    frames, decoder = decode(good + bad + good)
+    assert frames == [
+        NoninDf2Frame(status=0x83, pleth=0x7A, data=0),
+        NoninDf2Frame(status=0x83, pleth=0x7A, data=0, after_gap=True),
+    ]
+    assert decoder.stats == DecoderStats(
+        frames=2, bytes_in=15, dropped_bytes=5, checksum_errors=1, resyncs=1
+    )
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        pytest.param("02 83 7A 00 FF", id="start-byte"),
+        pytest.param("01 03 7A 00 7E", id="status-bit-7-clear"),
+        pytest.param("01 83 7A 80 7E", id="data-bit-7-set"),
+    ],
+)
+def test_decoder_structural_faults_are_not_checksum_errors(bad: str) -> None:
+    good = bytes.fromhex("01 83 7A 00 FE")
+    frames, decoder = decode(bytes.fromhex(bad) + good)
+    assert on_wire(frames) == [(0x83, 0x7A, 0)]
+    assert frames[0].after_gap
+    assert decoder.stats == DecoderStats(
+        frames=1, bytes_in=10, dropped_bytes=5, checksum_errors=0, resyncs=1
+    )
+
+
+def test_decoder_trailing_garbage_is_dropped_without_a_resync() -> None:
+    frames, decoder = decode(bytes.fromhex("01 83 7A 00 FE 00 00 00 00 00 00"))
+    assert len(frames) == 1
+    assert decoder.stats == DecoderStats(
+        frames=1, bytes_in=11, dropped_bytes=2, checksum_errors=0, resyncs=0
+    )
+
+
+def test_decoder_stats_is_a_copy() -> None:
+    decoder = NoninDf2Decoder()
+    decoder.stats.frames = 99
+    assert decoder.stats.frames == 0
+
+
+# ---------------------------------------------------------------- packets
+
+
+@given(hr_values)
+def test_heart_rate_round_trips_through_nine_bits(hr_bpm: int | None) -> None:
+    [packet] = assemble(decode(steady(hr_bpm=hr_bpm).encode())[0])
+    assert packet.hr_bpm == hr_bpm
+    assert packet.ehr_bpm == hr_bpm
+    assert packet.hr_d_bpm == hr_bpm
+    assert packet.ehr_d_bpm == hr_bpm
+
+
+@pytest.mark.parametrize("hr_bpm", [127, 128, 129, 150, 200, 255, 256, 300])
+def test_heart_rate_of_128_and_above_uses_the_msb_frame(hr_bpm: int) -> None:
+    frames = steady(hr_bpm=hr_bpm).frames()
+    msb, lsb = frames[FrameSlot.HR_MSB].data, frames[FrameSlot.HR_LSB].data
+    # HR bits 8-7 go to bits 1-0 of the MSB frame (a shift by 7, not by 8).
+    assert (msb, lsb) == (hr_bpm >> 7, hr_bpm & 0x7F)
+    assert NoninDf2Packet.from_frames(frames).hr_bpm == hr_bpm
+
+
+def test_heart_rate_msb_ignores_undocumented_high_bits() -> None:
+    frames = list(steady(hr_bpm=200).frames())
+    frames[FrameSlot.HR_MSB] = dataclasses.replace(
+        frames[FrameSlot.HR_MSB], data=0x7C | 0x01
+    )
+    assert NoninDf2Packet.from_frames(frames).hr_bpm == 200
+
+
+def test_sentinels_decode_to_none() -> None:
+    frames = steady(hr_bpm=None, spo2_percent=None).frames()
+    assert frames[FrameSlot.SPO2].data == SPO2_MISSING_PERCENT
+    assert (frames[FrameSlot.HR_MSB].data, frames[FrameSlot.HR_LSB].data) == (3, 0x7F)
+    packet = NoninDf2Packet.from_frames(frames)
+    assert packet.hr_bpm is None
+    assert packet.spo2_percent is None
+    assert packet.spo2_d_percent is None
+    assert packet.hr_d_bpm is None
+
+
+@given(
+    hr=st.tuples(hr_values, hr_values, hr_values, hr_values),
+    spo2=st.tuples(*(spo2_values,) * 6),
+    firmware=st.integers(0, 0x7F),
+    pleth=st.lists(
+        st.integers(0, 0xFF), min_size=PACKET_LEN_FRAMES, max_size=PACKET_LEN_FRAMES
+    ),
+    flags=st.lists(
+        st.integers(0, 0x7E).map(lambda v: StatusBit(v & ~StatusBit.SYNC)),
+        min_size=PACKET_LEN_FRAMES,
+        max_size=PACKET_LEN_FRAMES,
+    ),
+)
+def test_packet_round_trips_every_field(
+    hr: tuple[int | None, ...],
+    spo2: tuple[int | None, ...],
+    firmware: int,
+    pleth: list[int],
+    flags: list[StatusBit],
+) -> None:
+    base = NoninDf2Packet.uniform(
+        hr_bpm=None, spo2_percent=None, pleth=pleth, flags=flags
+    )
+    packet = dataclasses.replace(
+        base,
+        hr_bpm=hr[0],
+        ehr_bpm=hr[1],
+        hr_d_bpm=hr[2],
+        ehr_d_bpm=hr[3],
+        spo2_percent=spo2[0],
+        spo2_d_percent=spo2[1],
+        spo2_fast_percent=spo2[2],
+        spo2_bb_percent=spo2[3],
+        espo2_percent=spo2[4],
+        espo2_d_percent=spo2[5],
+        firmware_revision=firmware,
+    )
+    assert assemble(decode(packet.encode())[0]) == [packet]
+
+
+def test_packet_slots_follow_protocols_md() -> None:
+    packet = dataclasses.replace(
+        steady(),
+        hr_bpm=1,
+        spo2_percent=2,
+        firmware_revision=3,
+        spo2_d_percent=8,
+        spo2_fast_percent=9,
+        spo2_bb_percent=10,
+        ehr_bpm=13,
+        espo2_percent=15,
+        espo2_d_percent=16,
+        hr_d_bpm=19,
+        ehr_d_bpm=21,
+    )
+    data = [frame.data for frame in packet.frames()]
+    assert data == [
+        0, 1, 2, 3, 0, 0, 0, 0, 8, 9, 10, 0, 0, 0, 13, 15, 16, 0, 0, 0, 19, 0, 21, 0, 0
+    ]  # fmt: skip
+
+
+def test_encode_packet_builds_a_steady_packet() -> None:
+    flags = [StatusBit.GPRF] + [StatusBit(0)] * (PACKET_LEN_FRAMES - 1)
+    data = encode_packet(
+        hr_bpm=150, spo2_percent=96, pleth=PLETH, flags=flags, firmware_revision=7
+    )
+    assert len(data) == PACKET_LEN_FRAMES * FRAME_LEN_BYTES
+    [packet] = assemble(decode(data)[0])
+    assert packet == NoninDf2Packet.uniform(
+        hr_bpm=150, spo2_percent=96, pleth=PLETH, flags=flags, firmware_revision=7
+    )
+    assert packet.statuses[0] == 0x83
+    assert set(packet.statuses[1:]) == {0x80}
+    assert packet.pleth == PLETH
+
+
+def test_packet_aggregates_status_flags_over_frames() -> None:
+    flags = [StatusBit(0)] * PACKET_LEN_FRAMES
+    assert not any(
+        (
+            steady().sensor_disconnected,
+            steady().sensor_alarm,
+            steady().out_of_track,
+            steady().artifact,
+        )
+    )
+    for bit, attribute in [
+        (StatusBit.SNSD, "sensor_disconnected"),
+        (StatusBit.SNSA, "sensor_alarm"),
+        (StatusBit.OOT, "out_of_track"),
+        (StatusBit.ARTF, "artifact"),
+    ]:
+        one = list(flags)
+        one[17] = bit
+        assert getattr(steady(flags=one), attribute) is True
+
+
+@pytest.mark.parametrize(
+    ("shown", "expected"),
+    [
+        ([], Perfusion.NONE),
+        ([Perfusion.RED, Perfusion.RED], Perfusion.RED),
+        ([Perfusion.GREEN], Perfusion.GREEN),
+        ([Perfusion.YELLOW], Perfusion.YELLOW),
+        ([Perfusion.RED, Perfusion.GREEN], Perfusion.YELLOW),
+        ([Perfusion.GREEN, Perfusion.YELLOW], Perfusion.YELLOW),
+    ],
+)
+def test_packet_perfusion_over_the_frames_that_carry_one(
+    shown: list[Perfusion], expected: Perfusion
+) -> None:
+    flags = [StatusBit(0)] * PACKET_LEN_FRAMES
+    for index, perfusion in enumerate(shown):
+        flags[3 + 5 * index] = StatusBit(perfusion << 1)
+    assert steady(flags=flags).perfusion is expected
+
+
+def _statuses(index: int = 0, value: int = 0x81) -> tuple[int, ...]:
+    statuses = [0x81] + [0x80] * (PACKET_LEN_FRAMES - 1)
+    statuses[index] = value
+    return tuple(statuses)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"statuses": _statuses()[:-1]}, "25 status bytes and 25 pleth"),
+        ({"pleth": (*PLETH, 0)}, "25 status bytes and 25 pleth"),
+        ({"statuses": _statuses(4, 0x00)}, "status 4 must have bit 7 set"),
+        ({"statuses": _statuses(4, 0x100)}, "status 4 must have bit 7 set"),
+        ({"statuses": _statuses(0, 0x80)}, "SYNC must be set on frame 0"),
+        ({"statuses": _statuses(9, 0x81)}, "SYNC must be set on frame 0"),
+        ({"pleth": (256, *PLETH[1:])}, "pleth samples must be 0-255"),
+        ({"pleth": (-1, *PLETH[1:])}, "pleth samples must be 0-255"),
+        ({"firmware_revision": 128}, "firmware_revision must be 0-127"),
+        ({"firmware_revision": -1}, "firmware_revision must be 0-127"),
+        ({"spo2_percent": SPO2_MISSING_PERCENT}, "spo2_percent must be 0-126"),
+        ({"espo2_d_percent": -1}, "espo2_d_percent must be 0-126"),
+        ({"hr_bpm": HR_MISSING_BPM}, "hr_bpm must be 0-510"),
+        ({"ehr_d_bpm": -1}, "ehr_d_bpm must be 0-510"),
+    ],
+)
+def test_packet_rejects_what_the_wire_cannot_carry(
+    changes: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        dataclasses.replace(steady(), **changes)  # type: ignore[arg-type]
+
+
+def test_uniform_rejects_a_wrong_number_of_flags() -> None:
+    with pytest.raises(ValueError, match="flags must be empty or 25 entries"):
+        steady(flags=[StatusBit(0)] * 3)
+
+
+def test_uniform_rejects_sync_on_a_later_frame() -> None:
+    flags = [StatusBit(0)] * PACKET_LEN_FRAMES
+    flags[5] = StatusBit.SYNC
+    with pytest.raises(ValueError, match="SYNC must be set on frame 0"):
+        steady(flags=flags)
+
+
+def test_from_frames_rejects_a_wrong_frame_count() -> None:
+    frames = steady().frames()
+    with pytest.raises(FrameError, match="a packet is 25 frames, got 24"):
+        NoninDf2Packet.from_frames(frames[:-1])
+
+
+@pytest.mark.parametrize("index", [0, 1, 24])
+def test_from_frames_rejects_misplaced_sync(index: int) -> None:
+    frames = list(steady().frames())
+    frames[index] = dataclasses.replace(
+        frames[index], status=frames[index].status ^ StatusBit.SYNC
+    )
+    with pytest.raises(FrameError, match="SYNC on frame 0 and on no other"):
+        NoninDf2Packet.from_frames(frames)
+
+
+# ---------------------------------------------------------------- assembler
+
+
+def test_assembler_emits_one_packet_per_25_frames() -> None:
+    packets = [steady(hr_bpm=100 + i) for i in range(3)]
+    assembler = NoninDf2PacketAssembler()
+    out = [assembler.add(f) for p in packets for f in p.frames()]
+    assert [p for p in out if p is not None] == packets
+    assert [i for i, p in enumerate(out) if p is not None] == [24, 49, 74]
+    assert assembler.packets == 3
+    assert assembler.packets_discarded == 0
+    assert assembler.frames_skipped == 0
+
+
+def test_assembler_skips_frames_until_the_first_sync() -> None:
+    frames = steady(hr_bpm=80).frames()[10:] + steady(hr_bpm=81).frames()
+    assembler = NoninDf2PacketAssembler()
+    assert [p.hr_bpm for p in map(assembler.add, frames) if p] == [81]
+    assert assembler.frames_skipped == 15
+    assert assembler.packets_discarded == 0
+
+
+@pytest.mark.parametrize("lost", [1, 12, 24])
+def test_assembler_discards_a_packet_missing_a_frame(lost: int) -> None:
+    first = list(steady(hr_bpm=80).frames())
+    del first[lost]
+    assembler = NoninDf2PacketAssembler()
+    out = [assembler.add(f) for f in [*first, *steady(hr_bpm=81).frames()]]
+    # The early SYNC of the next packet gives the loss away even without a gap flag.
+    assert [p.hr_bpm for p in out if p] == [81]
+    assert assembler.packets_discarded == 1
+
+
+@pytest.mark.parametrize("at", [1, 12, 24])
+def test_assembler_discards_a_packet_at_a_gap(at: int) -> None:
+    frames = list(steady(hr_bpm=80).frames())
+    frames[at] = dataclasses.replace(frames[at], after_gap=True)
+    assembler = NoninDf2PacketAssembler()
+    out = [assembler.add(f) for f in [*frames, *steady(hr_bpm=81).frames()]]
+    assert [p.hr_bpm for p in out if p] == [81]
+    assert assembler.packets_discarded == 1
+    assert assembler.frames_skipped == PACKET_LEN_FRAMES - at
+
+
+def test_assembler_starts_a_packet_at_a_sync_frame_after_a_gap() -> None:
+    first = steady(hr_bpm=80).frames()[:10]
+    second = list(steady(hr_bpm=81).frames())
+    second[0] = dataclasses.replace(second[0], after_gap=True)
+    assembler = NoninDf2PacketAssembler()
+    assert [p.hr_bpm for p in map(assembler.add, [*first, *second]) if p] == [81]
+    assert assembler.packets_discarded == 1
+
+
+def test_assembler_reset_discards_a_partial_packet() -> None:
+    assembler = NoninDf2PacketAssembler()
+    assembler.reset()
+    assert assembler.packets_discarded == 0
+    for frame in steady().frames()[:5]:
+        assembler.add(frame)
+    assembler.reset()
+    assert assembler.packets_discarded == 1
+    assert [assembler.add(f) for f in steady().frames()[5:]] == [None] * 20
+
+
+@given(st.data())
+def test_a_corrupted_byte_never_reaches_a_packet(data: st.DataObject) -> None:
+    packets = [steady(hr_bpm=40 + 20 * i, spo2_percent=80 + i) for i in range(6)]
+    stream = bytearray(b"".join(p.encode() for p in packets))
+    hit_packet = data.draw(st.integers(0, len(packets) - 1))
+    offset = data.draw(st.integers(0, PACKET_LEN_FRAMES * FRAME_LEN_BYTES - 1))
+    index = hit_packet * PACKET_LEN_FRAMES * FRAME_LEN_BYTES + offset
+    stream[index] ^= data.draw(st.integers(1, 0xFF))
+    out = assemble(decode(bytes(stream))[0])
+    assert packets[hit_packet] not in out
+    survivors = [p for i, p in enumerate(packets) if i != hit_packet]
+    last_frame = offset >= (PACKET_LEN_FRAMES - 1) * FRAME_LEN_BYTES
+    if last_frame and out != survivors:
+        # A damaged last frame can make a false frame that swallows the start byte of
+        # the next packet's SYNC frame, so that packet is lost too.
+        survivors.remove(packets[hit_packet + 1])
+    assert out == survivors
