@@ -94,9 +94,8 @@ POLL_INTERVAL_S = 0.2
 #: Whole determination, start to result. A determination takes about 20-45 s
 #: (protocols.md §2.1 [I]) and the module enforces its own safety time limit (error
 #: 88, "safety timeout"); this host deadline is the last resort behind both and only
-#: fires when the module stopped talking sensibly. 180 s is also the adult maximum
-#: determination time we recall from IEC 80601-2-30 [I: clause text not retrieved,
-#: alarm-research.md].
+#: fires when the module stopped talking sensibly. 180 s is four times the longest
+#: typical determination [I: our choice, not from a standard].
 DETERMINATION_TIMEOUT_S = 180.0
 #: Minimum spacing between two commands: Appciton spaces queued commands 100 ms
 #: apart (protocols.md §2.1).
