@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -39,12 +40,16 @@ def test_pure_module_loads_no_io_library(module: str) -> None:
         f"import sys, json, importlib; importlib.import_module({module!r});"
         " print(json.dumps(sorted(sys.modules)))"
     )
+    # -S: no site packages at all (so neither coverage's subprocess hook, which imports
+    # sqlite3, nor any third-party library): the pure core needs the stdlib only.
+    env = {"PYTHONPATH": str(ROOT), "PATH": os.environ.get("PATH", "")}
     out = subprocess.run(
-        [sys.executable, "-c", code],
+        [sys.executable, "-S", "-c", code],
         capture_output=True,
         text=True,
         check=True,
         cwd=ROOT,
+        env=env,
     ).stdout
     loaded = set(json.loads(out))
     assert not loaded & set(IO_MODULES), (
