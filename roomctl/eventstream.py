@@ -175,5 +175,14 @@ def _alarm_line(event: AlarmChanged, t: float) -> dict[str, object]:
     return line
 
 
+def link_state(event: DeviceConnected | DeviceLost | DeviceStale) -> LinkState:
+    """The link state a link event reports."""
+    if isinstance(event, DeviceConnected):
+        return LinkState.UP
+    if isinstance(event, DeviceLost):
+        return LinkState.LOST
+    return LinkState.STALE
+
+
 def _link(device: str, state: LinkState, t: float) -> dict[str, object]:
     return {"t": t, "type": "link", "dev": device, "state": state.value}

@@ -2,28 +2,55 @@
 
 Nothing here awaits: a reading's alarm decision is made in the same call that
 publishes it, so no queue, output or consumer can delay or drop it (style.md §2.2).
+The same pipeline runs live (the daemon) and in virtual time (``roomctl replay``).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-from roomctl.events import ReadingReceived
+from roomctl.events import CommandHandled, ReadingReceived
+from roomctl.eventstream import link_state
 
 if TYPE_CHECKING:
     from roomctl.bus import EventBus
-    from roomctl.events import DeviceConnected, DeviceLost, DeviceStale
-    from roomctl.readings import AnyReading
+    from roomctl.events import Command, DeviceConnected, DeviceLost, DeviceStale, Event
+    from roomctl.readings import AnyReading, LinkState
+
+
+class Engine(Protocol):
+    """What the pipeline needs of the alarm engine (``roomctl.alarms``)."""
+
+    def evaluate(self, reading: AnyReading, now: float) -> list[Event]:
+        """Judge one reading."""
+        ...
+
+    def link_changed(self, device: str, state: LinkState, now: float) -> list[Event]:
+        """A device link went up, was lost or went stale."""
+        ...
+
+    def tick(self, now: float) -> list[Event]:
+        """Time passed (at least once a second)."""
+        ...
+
+    def apply(self, command: Command, now: float) -> tuple[list[Event], str | None]:
+        """An operator command; ``(events, None)`` or ``([], reason refused)``."""
+        ...
 
 
 class ReadingPipeline:
-    """Takes readings and link changes from every device supervisor."""
+    """Takes readings, link changes, ticks and commands; publishes the results."""
 
-    def __init__(self, *, bus: EventBus) -> None:
+    def __init__(self, *, bus: EventBus, engine: Engine | None = None) -> None:
         self._bus = bus
+        self.engine = engine
+
+    def _publish_all(self, events: list[Event]) -> None:
+        for event in events:
+            self._bus.publish(event)
 
     def handle(self, reading: AnyReading) -> None:
-        """Publish a reading (stamped with its receive time)."""
+        """Publish a reading, then the alarm engine's decisions on it."""
         self._bus.publish(
             ReadingReceived(
                 occurred_mono=reading.received_mono,
@@ -31,7 +58,39 @@ class ReadingPipeline:
                 reading=reading,
             )
         )
+        if self.engine is not None:
+            self._publish_all(self.engine.evaluate(reading, reading.received_mono))
 
     def link_changed(self, event: DeviceConnected | DeviceLost | DeviceStale) -> None:
-        """Publish a link change."""
+        """Publish a link change and what the engine makes of it."""
         self._bus.publish(event)
+        if self.engine is not None:
+            self._publish_all(
+                self.engine.link_changed(
+                    event.device, link_state(event), event.occurred_mono
+                )
+            )
+
+    def tick(self, now: float) -> None:
+        """Let time-based rules run (called at least once a second)."""
+        if self.engine is not None:
+            self._publish_all(self.engine.tick(now))
+
+    def command(self, command: Command) -> CommandHandled:
+        """Carry out an operator command; publish it, its effects and its outcome."""
+        self._bus.publish(command)
+        events: list[Event] = []
+        error: str | None = None
+        if self.engine is not None:
+            events, error = self.engine.apply(command, command.occurred_mono)
+        self._publish_all(events)
+        handled = CommandHandled(
+            occurred_mono=command.occurred_mono,
+            occurred_at=command.occurred_at,
+            command_id=command.command_id,
+            verb=command.verb,
+            ok=error is None,
+            error=error or "",
+        )
+        self._bus.publish(handled)
+        return handled

@@ -24,7 +24,13 @@ from roomctl.capture import (
 )
 from roomctl.clock import VirtualClock
 from roomctl.devices.registry import DRIVERS
-from roomctl.events import DeviceConnected, DeviceLost, DeviceStale, ReadingReceived
+from roomctl.events import (
+    Command,
+    DeviceConnected,
+    DeviceLost,
+    DeviceStale,
+    ReadingReceived,
+)
 from roomctl.eventstream import to_wire
 from roomctl.pipeline import ReadingPipeline
 from roomctl.readings import LinkState
@@ -124,6 +130,7 @@ class Replayer:
 
     def _tick(self) -> None:
         now = self.clock.monotonic()
+        self.pipeline.tick(now)
         for name, device in self.devices.items():
             silent = now - device.last_valid_t
             if device.state is LinkState.UP and silent >= device.stale_after_s:
@@ -186,7 +193,23 @@ class Replayer:
             self._bytes(record)
         elif isinstance(record, LinkRecord):
             self._link(record)
+        else:
+            self._op(record)
         self._print_events()
+
+    def _op(self, record: OpRecord) -> None:
+        now = self.clock.monotonic()
+        self.pipeline.command(
+            Command(
+                occurred_mono=now,
+                occurred_at=self.clock.now_utc(),
+                verb=record.verb,
+                args=record.args,
+                by=record.by,
+                source="capture",
+                command_id=f"line-{record.line}",
+            )
+        )
 
     def summary(self) -> ReplaySummary:
         """Counts for the summary line."""

@@ -1,0 +1,1 @@
+"""roomctl benchmarks: measured figures for bench/README.md (not timed tests)."""

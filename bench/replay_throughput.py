@@ -1,0 +1,68 @@
+"""Replay throughput of a generated 4-hour capture (issue 3's benchmark).
+
+    .venv/bin/python -m bench.replay_throughput [--hours 4] [--oximeter nonin-df2]
+
+Generates the capture once (cached in /tmp), then replays it through the same
+decoders, drivers and pipeline as ``roomctl replay`` (readings not printed), several
+times, and reports the best wall time, frames per second and the multiple of real time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import platform
+import time
+from pathlib import Path
+
+from bench.capture_gen import generate
+from roomctl.readings import ProtocolId
+from roomctl.replay import replay
+
+
+def main() -> None:
+    """Run the benchmark and print its figures."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--hours", type=float, default=4.0)
+    parser.add_argument(
+        "--oximeter", default="nonin-df2", choices=["nonin-df2", "masimo-ascii1"]
+    )
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    duration_s = args.hours * 3600
+    path = Path(f"/tmp/roomctl-bench-{args.oximeter}-{args.hours:g}h.jsonl")
+    if not path.exists():
+        t0 = time.perf_counter()
+        records = generate(
+            path, duration_s=duration_s, oximeter=ProtocolId(args.oximeter)
+        )
+        print(
+            f"generated {records} records in {time.perf_counter() - t0:.1f} s: {path}"
+        )
+    size_mb = path.stat().st_size / 1e6
+    best = float("inf")
+    summary = None
+    for _ in range(args.runs):
+        t0 = time.perf_counter()
+        with path.open() as stream:
+            summary = replay(stream, io.StringIO(), source=str(path))
+        best = min(best, time.perf_counter() - t0)
+    assert summary is not None
+    frames = sum(summary.frames.values())
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}"
+    )
+    print(
+        f"capture: {args.hours:g} h, {args.oximeter} + suntech-advantage, {size_mb:.1f} MB"
+    )
+    print(f"frames: {summary.frames}, errors: {summary.errors}")
+    print(
+        f"best of {args.runs}: {best:.2f} s; {frames / best:,.0f} frames/s; "
+        f"{duration_s / best:,.0f}x real time"
+    )
+
+
+if __name__ == "__main__":
+    main()
