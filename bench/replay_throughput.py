@@ -50,13 +50,11 @@ def main() -> None:
         best = min(best, time.perf_counter() - t0)
     assert summary is not None
     frames = sum(summary.frames.values())
-    print(
-        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}"
-    )
-    print(
-        f"capture: {args.hours:g} h, {args.oximeter} + suntech-advantage, {size_mb:.1f} MB"
-    )
+    machine = platform.processor() or platform.machine()
+    python = platform.python_version()
+    print(f"machine: {machine}, {os.cpu_count()} cores, Python {python}")
+    devices = f"{args.oximeter} + suntech-advantage"
+    print(f"capture: {args.hours:g} h, {devices}, {size_mb:.1f} MB")
     print(f"frames: {summary.frames}, errors: {summary.errors}")
     print(
         f"best of {args.runs}: {best:.2f} s; {frames / best:,.0f} frames/s; "
