@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -104,6 +105,25 @@ def _replay(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _demo(args: argparse.Namespace) -> int:
+    from roomctl.demo import run_demo  # noqa: PLC0415 (command-local imports)
+
+    configure_logging("warning")
+
+    async def main() -> None:
+        task = asyncio.current_task()
+        assert task is not None  # noqa: S101 (inside asyncio.run)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, task.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await run_demo(scenario=args.scenario, speed=args.speed, room=args.room)
+
+    asyncio.run(main())
+    print("roomctl demo stopped.")  # noqa: T201
+    return EXIT_OK
+
+
 def _sim(args: argparse.Namespace) -> int:
     # roomctl never imports the simulators (an import-layer contract); run them as
     # their own program instead.
@@ -123,6 +143,19 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the room daemon (headless)")
     run.add_argument("--config", required=True, metavar="FILE", help="TOML settings")
     run.set_defaults(handler=_run)
+
+    demo = commands.add_parser(
+        "demo", help="a whole simulated room on this machine, no external services"
+    )
+    demo.add_argument("--scenario", default="typical", help="simulator scenario")
+    demo.add_argument("--speed", type=float, default=1.0, help="scenario speed factor")
+    demo.add_argument("--room", default="demo", help="room name")
+    demo.add_argument(
+        "--no-console",
+        action="store_true",
+        help="headless: status lines only (the demo has no console yet either way)",
+    )
+    demo.set_defaults(handler=_demo)
 
     sim = commands.add_parser(
         "sim",

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from tests.system.conftest import Proc
+
+pytestmark = [pytest.mark.subprocess, pytest.mark.pty]
+
+
+def children_of(pid: int) -> list[int]:
+    out = subprocess.run(
+        ["ps", "-o", "pid=", "--ppid", str(pid)],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    return [int(x) for x in out.split()]
+
+
+def test_demo_shows_a_live_room_and_ctrl_c_leaves_no_process(
+    spawn: Callable[..., Proc],
+) -> None:
+    demo = spawn("-m", "roomctl", "demo", "--speed", "10", "--no-console")
+    demo.wait_for(
+        lambda: (
+            re.search(r"SpO2 \d+%  PR \d+/min  NIBP \d+/\d+", demo.stdout()) is not None
+        ),
+        timeout=30,
+        what="live vitals with a blood pressure",
+    )
+    simulators = children_of(demo.popen.pid)
+    assert len(simulators) == 2
+    demo.popen.send_signal(signal.SIGINT)
+    assert demo.popen.wait(timeout=10) == 0
+    assert "roomctl demo stopped." in demo.stdout()
+    assert "Secondary display" in demo.stdout()
+    for pid in simulators:
+        assert subprocess.run(["kill", "-0", str(pid)], check=False).returncode != 0
