@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from roomctl.clock import VirtualClock
+from tests.broker import Broker
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -61,3 +62,14 @@ def raise_on_bad_log_formatting() -> Iterator[None]:
 @pytest.fixture
 def clock() -> VirtualClock:
     return VirtualClock(start_at=START_AT)
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    """A real mosquitto on a free loopback port, one per test module."""
+    instance = Broker(folder=tmp_path_factory.mktemp("mosquitto"))
+    instance.start()
+    try:
+        yield instance
+    finally:
+        instance.stop()
