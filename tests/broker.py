@@ -92,7 +92,7 @@ class Broker:
         raise RuntimeError(msg)
 
     def kill(self) -> None:
-        """Take the broker away at once (SIGKILL), as a crash or a pulled cable would."""
+        """Take the broker away at once (SIGKILL), as a crash or pulled cable would."""
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGKILL)
             self.process.wait(timeout=5)
