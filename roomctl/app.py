@@ -21,7 +21,15 @@ from roomctl.capture import CaptureHeader, CaptureWriter
 from roomctl.clock import Clock, SystemClock
 from roomctl.devices.registry import DRIVERS
 from roomctl.devices.supervisor import DeviceSupervisor
-from roomctl.events import OutputFailed, SessionOpened
+from roomctl.events import (
+    Command,
+    CommandHandled,
+    CommandVerb,
+    NoteAdded,
+    OutputFailed,
+    Role,
+    SessionOpened,
+)
 from roomctl.nibp import MeasuringDriver, NibpController
 from roomctl.pipeline import ReadingPipeline
 from roomctl.readings import LinkState
@@ -112,6 +120,48 @@ class Daemon:
             cycle_s=lambda: self.settings.nibp.cycle_s,
             link_up=lambda: supervisor.state is LinkState.UP,
         )
+
+    def handle_command(self, command: Command) -> CommandHandled:
+        """Carry out an operator command from any edge (MQTT, console, API).
+
+        The command is written to the capture first (the black box keeps what was
+        asked, whatever came of it), then the alarm engine takes its verbs through
+        the pipeline; notes and NIBP start-now are handled here.
+        """
+        if self.capture is not None:
+            self.capture.op(
+                command.verb, dict(command.args), command.by, command.occurred_mono
+            )
+        if command.verb is CommandVerb.NOTE:
+            self.bus.publish(
+                NoteAdded(
+                    occurred_mono=command.occurred_mono,
+                    occurred_at=command.occurred_at,
+                    text=str(command.args["text"]),
+                    by=command.by or Role.NURSE,
+                )
+            )
+        elif command.verb is CommandVerb.NIBP_START:
+            if not self.nibp_controllers:
+                return self._refuse(
+                    command, "this room's NIBP monitor cannot be started remotely"
+                )
+            for controller in self.nibp_controllers:
+                controller.request_now()
+        return self.pipeline.command(command)
+
+    def _refuse(self, command: Command, reason: str) -> CommandHandled:
+        self.bus.publish(command)
+        handled = CommandHandled(
+            occurred_mono=command.occurred_mono,
+            occurred_at=command.occurred_at,
+            command_id=command.command_id,
+            verb=command.verb,
+            ok=False,
+            error=reason,
+        )
+        self.bus.publish(handled)
+        return handled
 
     def _report_failure(self, component: str, exc: BaseException) -> None:
         self.bus.publish(
