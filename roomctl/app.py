@@ -15,6 +15,7 @@ import logging
 from typing import TYPE_CHECKING, cast
 
 from roomctl import __version__
+from roomctl.alarms import AlarmEngine
 from roomctl.backoff import restarting
 from roomctl.bus import EventBus
 from roomctl.capture import CaptureHeader, CaptureWriter
@@ -29,11 +30,13 @@ from roomctl.events import (
     OutputFailed,
     Role,
     SessionOpened,
+    TechnicalNotice,
 )
 from roomctl.nibp import MeasuringDriver, NibpController
 from roomctl.pipeline import ReadingPipeline
 from roomctl.readings import LinkState
 from roomctl.recorder import Recorder
+from roomctl.roomstate import RoomState
 from roomctl.systemd import Notifier
 
 if TYPE_CHECKING:
@@ -45,6 +48,8 @@ _LOGGER = logging.getLogger(__name__)
 
 #: A watchdog ping is sent only when the loop has run within this many seconds.
 DEFAULT_WATCHDOG_S = 10.0
+#: How often the alarm engine is ticked.
+TICK_INTERVAL_S = 0.5
 
 
 def session_id_for(room: str, clock: Clock) -> str:
@@ -72,8 +77,27 @@ class Daemon:
             clock=self.clock,
             flush_interval_s=settings.record.flush_interval_s,
         )
-        self.pipeline = ReadingPipeline(bus=self.bus)
+        self.started_mono = self.clock.monotonic()
+        enabled = {n: d for n, d in settings.devices.items() if d.enabled}
+        self.engine = AlarmEngine(
+            settings.alarms,
+            route=settings.session.route,
+            infusion_min=settings.session.infusion_min,
+            epoch_mono=self.started_mono,
+            epoch_at=self.clock.now_utc(),
+            devices={n: DRIVERS[d.protocol].category for n, d in enabled.items()},
+        )
+        self.pipeline = ReadingPipeline(bus=self.bus, engine=self.engine)
         self.session_id = session_id_for(settings.room.name, self.clock)
+        self.room_state = RoomState(
+            bus=self.bus,
+            clock=self.clock,
+            room=settings.room.name,
+            session_id=self.session_id,
+            t0_mono=self.started_mono,
+            providers={"engine": self.engine.snapshot},
+        )
+        self._nurse_asked_for: float | None = None
         self.capture: CaptureWriter | None = None
         if settings.record.capture:
             self.capture = CaptureWriter(
@@ -117,7 +141,7 @@ class Daemon:
         return NibpController(
             device=supervisor.name,
             driver=driver,
-            cycle_s=lambda: self.settings.nibp.cycle_s,
+            cycle_s=lambda: self.engine.nibp_cycle_s(self.clock.monotonic()),
             link_up=lambda: supervisor.state is LinkState.UP,
         )
 
@@ -190,6 +214,7 @@ class Daemon:
         tasks: dict[str, Coroutine[None, None, None]] = {
             f"device[{sup.name}].supervisor": sup.run() for sup in self.supervisors
         }
+        tasks["alarms.tick"] = self._tick_loop()
         if self.settings.nibp.auto_start:
             tasks.update(
                 {f"device[{c.device}].nibp": c.run() for c in self.nibp_controllers}
@@ -203,11 +228,49 @@ class Daemon:
                 "recorder", self.recorder.run, on_failure=self._report_failure
             ),
         }
+        tasks["roomstate"] = restarting(
+            "roomstate", self.room_state.run, on_failure=self._report_failure
+        )
         if self.capture is not None:
             tasks["capture"] = restarting(
                 "capture", self.capture.run, on_failure=self._report_failure
             )
         return tasks
+
+    def tick(self) -> None:
+        """One engine tick, plus the NIBP schedule's requests (STAT, nurse)."""
+        now = self.clock.monotonic()
+        self.pipeline.tick(now)
+        if self.engine.take_stat_request():
+            if self.settings.nibp.auto_start and self.nibp_controllers:
+                for controller in self.nibp_controllers:
+                    controller.request_now()
+            else:
+                self._ask_nurse("a STAT blood-pressure reading is needed now", now)
+        if not (self.settings.nibp.auto_start and self.nibp_controllers):
+            due = self.engine.snapshot(now).nibp.next_due_mono
+            if due is not None and now >= due and self._nurse_asked_for != due:
+                self._nurse_asked_for = due
+                self._ask_nurse(
+                    "a blood-pressure reading is due: please start one", now
+                )
+
+    def _ask_nurse(self, text: str, now: float) -> None:
+        self.bus.publish(
+            TechnicalNotice(
+                occurred_mono=now,
+                occurred_at=self.clock.now_utc(),
+                component="nibp",
+                text=text,
+            )
+        )
+
+    async def _tick_loop(self) -> None:
+        # The engine must be ticked at least once a second (alarm-policy.md:
+        # continuous signals are checked every second); twice gives margin.
+        while True:
+            await asyncio.sleep(TICK_INTERVAL_S)
+            self.tick()
 
     async def _watchdog_loop(self) -> None:
         interval = self.notifier.watchdog_interval_s or DEFAULT_WATCHDOG_S

@@ -42,8 +42,12 @@ def _config_check(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         _print_config_problems(exc)
         return EXIT_BAD_INPUT
+    from roomctl.alarms import policy_table  # noqa: PLC0415 (command-local imports)
+
     print(f"{args.file}: the configuration is valid. Effective settings:")  # noqa: T201
-    print(json.dumps(settings.model_dump(mode="json"), indent=2))  # noqa: T201
+    print(json.dumps(settings.model_dump(mode="json", exclude={"alarms"}), indent=2))  # noqa: T201
+    print("\nAlarm policy in force:")  # noqa: T201
+    print(policy_table(settings.alarms))  # noqa: T201
     return EXIT_OK
 
 

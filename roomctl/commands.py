@@ -39,7 +39,11 @@ class _Field:
 _COMMON = {"by": _Field("str", choices=("nurse", "therapist")), "id": _Field("str")}
 
 SCHEMAS: dict[CommandVerb, dict[str, _Field]] = {
-    CommandVerb.PHASE: {"phase": _Field("str", required=True, choices=tuple(Phase))},
+    CommandVerb.PHASE: {
+        "phase": _Field("str", required=True, choices=tuple(Phase)),
+        # Closing a session that is not discharge-ready needs a reason on record.
+        "reason": _Field("str"),
+    },
     CommandVerb.INFUSION_END: {},
     CommandVerb.BASELINE_CONFIRM: {
         "sbp": _Field("int", low=40, high=300),

@@ -78,6 +78,9 @@ protocol = "suntech-advantage"
 port = "{folder / "nibp"}"
 [record]
 path = "{folder / "record.sqlite"}"
+[alarms.nibp_schedule]
+# The demo takes pre-dose readings by itself (a clinic may, for the baseline).
+preparation_cycle_s = 120
 [log]
 level = "warning"
 """,

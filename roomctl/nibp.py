@@ -2,8 +2,9 @@
 
 Where the monitor's protocol can start a measurement (SunTech), roomctl sends the
 command itself (alarm-policy.md, "NIBP cycle"). The cycle length comes from
-``cycle_s()``, so the alarm engine's schedule (phase, active BP rules, STAT repeats)
-can drive it; a nurse's ``nibp_start`` calls ``request_now``. A failed determination
+``cycle_s()``: the alarm engine's schedule (phase, active BP rules), where ``None``
+means "on demand"; a nurse's ``nibp_start`` and the engine's STAT repeats call
+``request_now``. A failed determination
 is logged and retried on the next cycle; it never stops the daemon.
 """
 
@@ -24,6 +25,8 @@ _LOGGER = logging.getLogger(__name__)
 
 #: After the link comes up, wait this long before the first determination.
 FIRST_MEASUREMENT_DELAY_S = 2.0
+#: How often the controller looks at the cycle in force (it follows the phase).
+POLL_S = 1.0
 
 
 class MeasuringDriver(Protocol):
@@ -50,6 +53,9 @@ class NibpController:
         self._cycle_s = cycle_s
         self._link_up = link_up
         self._wake = asyncio.Event()
+        self._pending = False
+        self._up_since: float | None = None
+        self._last_start: float | None = None
         #: Determinations started, and those that failed.
         self.started = 0
         self.failed = 0
@@ -58,25 +64,39 @@ class NibpController:
         """Start a determination as soon as possible (nurse's "start now", STAT)."""
         self._wake.set()
 
-    async def _wait_for_turn(self, *, first: bool) -> None:
-        cycle = FIRST_MEASUREMENT_DELAY_S if first else self._cycle_s()
-        try:
-            async with asyncio.timeout(cycle):
-                await self._wake.wait()
-        except TimeoutError:
-            pass
-        self._wake.clear()
+    def _due(self, now: float, *, requested: bool) -> bool:
+        if requested or self._pending:
+            return True
+        cycle = self._cycle_s()
+        if cycle is None or self._up_since is None:
+            return False
+        if self._last_start is None:
+            return now - self._up_since >= FIRST_MEASUREMENT_DELAY_S
+        return now - self._last_start >= cycle
 
     async def run(self) -> None:
-        """Measure on the cycle until cancelled."""
-        first = True
+        """Measure on the cycle and on request until cancelled."""
+        loop = asyncio.get_running_loop()
         while True:
-            await self._wait_for_turn(first=first)
+            try:
+                # Wake at least every POLL_S: the cycle changes with the phase.
+                async with asyncio.timeout(POLL_S):
+                    await self._wake.wait()
+                requested = True
+            except TimeoutError:
+                requested = False
+            self._wake.clear()
+            now = loop.time()
             if not self._link_up():
-                first = True
-                await asyncio.sleep(FIRST_MEASUREMENT_DELAY_S)
+                self._up_since = None
+                self._pending = self._pending or requested
                 continue
-            first = False
+            if self._up_since is None:
+                self._up_since = now
+            if not self._due(now, requested=requested):
+                continue
+            self._pending = False
+            self._last_start = now
             self.started += 1
             try:
                 reading = await self._driver.measure()

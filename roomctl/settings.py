@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from roomctl.alarms.policy import AlarmPolicy
 from roomctl.errors import ConfigError
 from roomctl.events import Route
 from roomctl.readings import ProtocolId
@@ -97,9 +98,8 @@ class NibpSettings(StrictModel):
     """How roomctl starts NIBP determinations on monitors it can command (SunTech)."""
 
     auto_start: bool = True
-    """Start determinations on the cycle; when off, the nurse is asked instead."""
-    cycle_s: Annotated[float, Field(ge=60, le=3600)] = 300.0
-    """Seconds between determinations (alarm-policy.md: 5 min during infusion)."""
+    """Start determinations on the cycle (the cycle is the alarm policy's
+    ``nibp_schedule``); when off, the nurse is asked instead."""
 
 
 class LogSettings(StrictModel):
@@ -118,6 +118,8 @@ class Settings(StrictModel):
     record: RecordSettings = RecordSettings()
     session: SessionSettings = SessionSettings()
     nibp: NibpSettings = NibpSettings()
+    alarms: AlarmPolicy = AlarmPolicy()
+    """The alarm policy in force (alarm-policy.md defaults; all configurable)."""
     log: LogSettings = LogSettings()
 
     @model_validator(mode="after")

@@ -23,6 +23,8 @@ PURE_MODULES = [
     "roomctl.devices.codec",
     "roomctl.devices.base",
 ]
+#: Pure, but built on pydantic (a third-party library): checked with site packages.
+PURE_WITH_PYDANTIC = ["roomctl.alarms", "roomctl.settings"]
 IO_MODULES = [
     "asyncio",
     "serial",
@@ -88,3 +90,23 @@ def test_roomctl_never_imports_simulators_or_tests() -> None:
                 names = [node.module]
             for name in names:
                 assert name.split(".")[0] not in {"simulators", "tests"}, path
+
+
+@pytest.mark.parametrize("module", PURE_WITH_PYDANTIC)
+def test_pure_module_with_pydantic_loads_no_io_library(module: str) -> None:
+    code = (
+        f"import sys, json, importlib; importlib.import_module({module!r});"
+        " print(json.dumps(sorted(sys.modules)))"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE")}
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    ).stdout
+    loaded = set(json.loads(out))
+    assert not loaded & set(IO_MODULES), (
+        f"{module} pulled in {loaded & set(IO_MODULES)}"
+    )

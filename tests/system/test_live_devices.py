@@ -71,6 +71,9 @@ def test_live_readings_from_every_device_and_replay_reproduces_them(
             "oximeter2": ("masimo-ascii1", tmp_path / "ox2"),
             "nibp": ("suntech-advantage", tmp_path / "bp"),
         },
+        # Pre-dose readings are on demand by default; this clinic takes them on a
+        # cycle (for the baseline), so the NIBP starts by itself.
+        extra="[alarms.nibp_schedule]\npreparation_cycle_s = 60\n",
     )
     daemon = spawn("-m", "roomctl", "run", "--config", str(cfg))
     daemon.wait_for(

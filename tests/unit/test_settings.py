@@ -130,3 +130,14 @@ def test_config_check_exits_2_listing_all_three_mistakes(
     for where in (":5: devices.oximeter.protocol", ":11: devices.nibp.baud"):
         assert f"{path}{where}" in err
     assert f"{path}:15: session.infusion_minutes: unknown key" in err
+
+
+def test_the_shipped_example_configuration_is_valid(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    example = Path(__file__).resolve().parents[2] / "deploy" / "roomctl.example.toml"
+    assert main(["config", "check", str(example)]) == 0
+    out = capsys.readouterr().out
+    assert "Alarm policy in force:" in out
+    for code in ("bp.rise", "bp.severe", "spo2.desat", "tech.link.<device>"):
+        assert code in out

@@ -1,0 +1,512 @@
+"""Continuous physiological rules (HR/PR and SpO2) as data, and their state.
+
+Layer: pure core. Each row of the policy table for a continuous signal becomes a
+``ContinuousRuleSpec``: its bands (priority, thresholds, sustain delay), its resolution
+(thresholds held for ``clear_after_s``), whether it latches, and whether it is judged
+on the rolling median (every PR rule) or on the raw, monitor-averaged value (SpO2).
+``continuous_specs(policy)`` builds the table; one ``ContinuousRule`` runs each row.
+
+Decisions on the policy's ambiguities:
+
+- Within one code the level only rises until the resolution rule is met: ``hr.high``
+  at HIGH stays HIGH while HR sits at 135, and clears (or, latched, waits for a reset)
+  only when the median has been below limit - 10 for 60 s. So resolution is judged
+  against the *lowest* band's limit.
+- ``hr.low`` and ``hr.rise`` are judged on the same 10 s median as ``hr.high``, so one
+  noisy sample neither starts nor breaks their delays (the table names the median only
+  on the ``hr.high`` row; the other PR rows inherit it).
+- ``spo2.borderline`` is the 90-93 % band literally: a sample below 90 % ends its run
+  (``spo2.low`` and ``spo2.desat`` own that range).
+- ``spo2.low`` "escalates to HIGH when the Desat row fires": the HIGH is carried by the
+  ``spo2.desat`` code, and ``spo2.low`` keeps MEDIUM and clears by its own resolution
+  (alarm-research.md §6 scenario 7: "recovery to 95 clears the MEDIUM after 30 s; the
+  HIGH needs a reset").
+- ``spo2.low``'s integral of (90 - SpO2) is time-weighted sample-and-hold and restarts
+  at 0 when a sample at or above 90 % arrives; repeated short dips are the 3-in-60 s
+  rule's job. A resolved ``spo2.low`` forgets its dips, so it does not re-raise at once.
+- A delay of D seconds is met when the condition has held for at least D seconds
+  (``>=``), on samples received in order.
+"""
+
+from __future__ import annotations
+
+import enum
+import operator
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from roomctl.alarms.board import Assertion
+from roomctl.alarms.signal import SustainedRun
+from roomctl.events import AlarmKind, AlarmPriority
+from roomctl.readings import Metric
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from roomctl.alarms.policy import AlarmPolicy, Spo2LowPolicy
+
+
+class Op(enum.StrEnum):
+    """A comparison against a limit."""
+
+    LT = "<"
+    LE = "<="
+    GE = ">="
+    GT = ">"
+
+    @property
+    def test(self) -> Callable[[float, float], bool]:
+        """The comparison as a function."""
+        return _OPS[self]
+
+    @property
+    def upward(self) -> bool:
+        """Whether the test bounds the value from below (``>=`` or ``>``)."""
+        return self in {Op.GE, Op.GT}
+
+
+_OPS: dict[Op, Callable[[float, float], bool]] = {
+    Op.LT: operator.lt,
+    Op.LE: operator.le,
+    Op.GE: operator.ge,
+    Op.GT: operator.gt,
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Threshold:
+    """One comparison: against an absolute limit, the baseline + an offset, or both.
+
+    With both, the value must pass both, so the stricter limit is in force
+    (``hr.rise``: HR >= baseline + 30 *and* >= 110).
+
+    >>> rise = Threshold(op=Op.GE, absolute=110, above_baseline=30)
+    >>> rise.limit(75), rise.limit(90), rise.limit(None)
+    (110, 120, None)
+    """
+
+    op: Op
+    absolute: float | None = None
+    #: Offset on the baseline of the rule's metric; the rule is off without one.
+    above_baseline: float | None = None
+
+    def limit(self, baseline: float | None) -> float | None:
+        """The limit in force; ``None`` when it needs a baseline there is not."""
+        if self.above_baseline is None:
+            return self.absolute
+        if baseline is None:
+            return None
+        relative = baseline + self.above_baseline
+        if self.absolute is None:
+            return relative
+        return (
+            max(relative, self.absolute)
+            if self.op.upward
+            else min(relative, self.absolute)
+        )
+
+    def holds(self, value: float, limit: float) -> bool:
+        """Whether ``value`` passes against ``limit``."""
+        return self.op.test(value, limit)
+
+    def describe(self, limit: float) -> str:
+        """``>= 130``."""
+        return f"{self.op.value} {limit:g}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Band:
+    """One level of a rule: all thresholds hold for ``delay_s`` -> ``priority``."""
+
+    priority: AlarmPriority
+    tests: tuple[Threshold, ...]
+    delay_s: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContinuousRuleSpec:
+    """A policy row for a continuous signal, as data."""
+
+    code: str
+    metric: Metric
+    #: "HR", "SpO2".
+    label: str
+    #: "bpm", "%".
+    unit: str
+    #: Levels, lowest priority first.
+    bands: tuple[Band, ...]
+    #: Resolution: all of these hold ...
+    clear: tuple[Threshold, ...]
+    #: ... for this long.
+    clear_after_s: float
+    latch_at: AlarmPriority | None = None
+    #: Judged on the track's rolling median (PR) rather than the raw value (SpO2).
+    smoothed: bool = False
+    #: Appended to the resolution text ("then reset").
+    resolution_suffix: str = ""
+
+
+def _limits(
+    tests: tuple[Threshold, ...], baseline: float | None
+) -> tuple[float, ...] | None:
+    limits = tuple(t.limit(baseline) for t in tests)
+    if any(limit is None for limit in limits):
+        return None
+    return tuple(limit for limit in limits if limit is not None)
+
+
+def _all_hold(
+    tests: tuple[Threshold, ...], limits: tuple[float, ...], v: float
+) -> bool:
+    return all(t.holds(v, lim) for t, lim in zip(tests, limits, strict=True))
+
+
+def _met(
+    tests: tuple[Threshold, ...],
+    run: SustainedRun,
+    *,
+    delay_s: float,
+    now: float,
+    values: tuple[float, float],
+    baseline: float | None,
+) -> bool:
+    """Whether ``tests`` have held for ``delay_s`` and hold now on raw and judged."""
+    limits = _limits(tests, baseline)
+    return (
+        limits is not None
+        and run.since is not None
+        and run.held_for(now) >= delay_s
+        and all(_all_hold(tests, limits, value) for value in values)
+    )
+
+
+class ContinuousRule:
+    """One continuous rule's state: a run per band, a resolution run, its level."""
+
+    def __init__(self, spec: ContinuousRuleSpec) -> None:
+        self.spec = spec
+        self._runs = tuple(SustainedRun() for _ in spec.bands)
+        self._clear_run = SustainedRun()
+        #: Index of the band in force; ``None``: condition absent.
+        self.level: int | None = None
+        self._value = 0.0
+        self._baseline: float | None = None
+
+    def interrupt(self) -> None:
+        """The signal is not live (gap, suspension): every run restarts."""
+        for run in self._runs:
+            run.reset()
+        self._clear_run.reset()
+
+    def sample(
+        self, t: float, raw: float, smoothed: float, baseline: float | None
+    ) -> None:
+        """Take one usable sample (after ``advance`` closed the previous interval)."""
+        judged = smoothed if self.spec.smoothed else raw
+        for band, run in zip(self.spec.bands, self._runs, strict=True):
+            limits = _limits(band.tests, baseline)
+            if limits is None:
+                run.reset()
+                continue
+            run.feed(
+                t,
+                raw=_all_hold(band.tests, limits, raw),
+                smoothed=_all_hold(band.tests, limits, judged),
+            )
+        clear = _limits(self.spec.clear, baseline)
+        if clear is None:
+            self._clear_run.reset()
+        else:
+            self._clear_run.feed(
+                t,
+                raw=_all_hold(self.spec.clear, clear, raw),
+                smoothed=_all_hold(self.spec.clear, clear, judged),
+            )
+
+    def advance(
+        self, now: float, held: tuple[float, float] | None, baseline: float | None
+    ) -> None:
+        """Move the level on at ``now``.
+
+        ``held`` is the held sample, raw and smoothed, or ``None`` when the signal is
+        not live. A delay is met only while both pass: the median bridges a dip but
+        never stretches a spike that has ended.
+        """
+        if held is None:
+            self.interrupt()
+            return
+        self._baseline = baseline
+        judged = held[1] if self.spec.smoothed else held[0]
+        values = (held[0], judged)
+        for index, (band, run) in enumerate(
+            zip(self.spec.bands, self._runs, strict=True)
+        ):
+            if (self.level is None or index > self.level) and _met(
+                band.tests,
+                run,
+                delay_s=band.delay_s,
+                now=now,
+                values=values,
+                baseline=baseline,
+            ):
+                self.level = index
+                # The triggering value stays in the text ("HR 135 bpm >= 130").
+                self._value = judged
+        spec = self.spec
+        if self.level is not None and (
+            _limits(spec.clear, baseline) is None
+            or _met(
+                spec.clear,
+                self._clear_run,
+                delay_s=spec.clear_after_s,
+                now=now,
+                values=values,
+                baseline=baseline,
+            )
+        ):
+            # Resolution met (or the rule lost the baseline it needs: it is off).
+            self.level = None
+
+    def resolution(self) -> str:
+        """The resolution rule in words."""
+        spec = self.spec
+        clear = _limits(spec.clear, self._baseline) or ()
+        words = " and ".join(
+            t.describe(limit) for t, limit in zip(spec.clear, clear, strict=False)
+        )
+        return (
+            f"{spec.label} {words} {spec.unit} for {spec.clear_after_s:g} s"
+            f"{spec.resolution_suffix}"
+        )
+
+    def assertion(self) -> Assertion | None:
+        """The condition in force, if any."""
+        if self.level is None:
+            return None
+        spec = self.spec
+        band = spec.bands[self.level]
+        limits = _limits(band.tests, self._baseline) or ()
+        words = " and ".join(
+            t.describe(limit) for t, limit in zip(band.tests, limits, strict=False)
+        )
+        text = f"{spec.label} {self._value:g} {spec.unit} {words}"
+        relative = [t for t in band.tests if t.above_baseline is not None]
+        if relative and self._baseline is not None:
+            text += f" (baseline {self._baseline:g} + {relative[0].above_baseline:g})"
+        return Assertion(
+            code=spec.code,
+            priority=band.priority,
+            kind=AlarmKind.PHYSIOLOGICAL,
+            text=text,
+            value=self._value,
+            limit=limits[0] if len(limits) == 1 else words,
+            latch_at=spec.latch_at,
+            resolution=self.resolution(),
+        )
+
+
+def _latch(*, latching: bool, priority: AlarmPriority) -> AlarmPriority | None:
+    return priority if latching else None
+
+
+def continuous_specs(policy: AlarmPolicy) -> tuple[ContinuousRuleSpec, ...]:
+    """The continuous rows of the policy table, in display order (``spo2.low`` aside).
+
+    >>> from roomctl.alarms.policy import AlarmPolicy
+    >>> [spec.code for spec in continuous_specs(AlarmPolicy())]
+    ['hr.high', 'hr.rise', 'hr.low', 'spo2.desat', 'spo2.borderline']
+    """
+    hh, hr, hl = policy.hr_high, policy.hr_relative, policy.hr_low
+    sd, sb = policy.spo2_desat, policy.spo2_borderline
+    pr, spo2 = Metric.PULSE_RATE_BPM, Metric.SPO2_PERCENT
+    reset = ", then reset"
+    return (
+        ContinuousRuleSpec(
+            code="hr.high",
+            metric=pr,
+            label="HR",
+            unit="bpm",
+            bands=(
+                Band(
+                    priority=hh.priority,
+                    tests=(Threshold(op=Op.GE, absolute=hh.limit_bpm),),
+                    delay_s=hh.delay_s,
+                ),
+                Band(
+                    priority=hh.severe_priority,
+                    tests=(Threshold(op=Op.GE, absolute=hh.severe_limit_bpm),),
+                    delay_s=hh.severe_delay_s,
+                ),
+            ),
+            clear=(Threshold(op=Op.LT, absolute=hh.limit_bpm - hh.clear_margin_bpm),),
+            clear_after_s=hh.clear_after_s,
+            latch_at=_latch(latching=hh.severe_latching, priority=hh.severe_priority),
+            smoothed=True,
+            resolution_suffix=reset if hh.severe_latching else "",
+        ),
+        ContinuousRuleSpec(
+            code="hr.rise",
+            metric=pr,
+            label="HR",
+            unit="bpm",
+            bands=(
+                Band(
+                    priority=hr.priority,
+                    tests=(
+                        Threshold(
+                            op=Op.GE, absolute=hr.floor_bpm, above_baseline=hr.rise_bpm
+                        ),
+                    ),
+                    delay_s=hr.delay_s,
+                ),
+            ),
+            clear=(Threshold(op=Op.LE, above_baseline=hr.clear_rise_bpm),),
+            clear_after_s=hr.clear_after_s,
+            smoothed=True,
+        ),
+        ContinuousRuleSpec(
+            code="hr.low",
+            metric=pr,
+            label="HR",
+            unit="bpm",
+            bands=(
+                Band(
+                    priority=hl.priority,
+                    tests=(Threshold(op=Op.LT, absolute=hl.limit_bpm),),
+                    delay_s=hl.delay_s,
+                ),
+                Band(
+                    priority=hl.severe_priority,
+                    tests=(Threshold(op=Op.LT, absolute=hl.severe_limit_bpm),),
+                    delay_s=hl.severe_delay_s,
+                ),
+            ),
+            clear=(Threshold(op=Op.GE, absolute=hl.limit_bpm + hl.clear_margin_bpm),),
+            clear_after_s=hl.clear_after_s,
+            latch_at=_latch(latching=hl.severe_latching, priority=hl.severe_priority),
+            smoothed=True,
+            resolution_suffix=reset if hl.severe_latching else "",
+        ),
+        ContinuousRuleSpec(
+            code="spo2.desat",
+            metric=spo2,
+            label="SpO2",
+            unit="%",
+            bands=(
+                Band(
+                    priority=sd.priority,
+                    tests=(Threshold(op=Op.LT, absolute=sd.limit_percent),),
+                    delay_s=sd.delay_s,
+                ),
+                Band(
+                    priority=sd.priority,
+                    tests=(Threshold(op=Op.LT, absolute=sd.immediate_percent),),
+                    delay_s=0.0,
+                ),
+            ),
+            clear=(Threshold(op=Op.GE, absolute=sd.clear_percent),),
+            clear_after_s=sd.clear_after_s,
+            latch_at=_latch(latching=sd.latching, priority=sd.priority),
+            resolution_suffix=reset if sd.latching else "",
+        ),
+        ContinuousRuleSpec(
+            code="spo2.borderline",
+            metric=spo2,
+            label="SpO2",
+            unit="%",
+            bands=(
+                Band(
+                    priority=sb.priority,
+                    tests=(
+                        Threshold(op=Op.GE, absolute=sb.low_percent),
+                        Threshold(op=Op.LE, absolute=sb.high_percent),
+                    ),
+                    delay_s=sb.delay_s,
+                ),
+            ),
+            clear=(Threshold(op=Op.GE, absolute=sb.clear_percent),),
+            clear_after_s=sb.clear_after_s,
+        ),
+    )
+
+
+class Spo2LowRule:
+    """``spo2.low``: integral below 90 % or repeated dips; clears at >= 92 % 30 s."""
+
+    def __init__(self, policy: Spo2LowPolicy) -> None:
+        self._policy = policy
+        #: Integral of (limit - SpO2) over time in the current excursion (%·s).
+        self.integral = 0.0
+        self._integrated_to: float | None = None
+        self._below = False
+        self._dips: deque[float] = deque()
+        self._clear_run = SustainedRun()
+        self.active = False
+        self._why = ""
+        self._value = 0.0
+
+    def interrupt(self, now: float) -> None:
+        """The signal is not live: no time accrues, the resolution run restarts."""
+        self._integrated_to = now
+        self._clear_run.reset()
+
+    def sample(self, t: float, value: float) -> None:
+        """Take one usable sample (after ``advance`` closed the previous interval)."""
+        policy = self._policy
+        if value < policy.limit_percent:
+            if not self._below:
+                self._dips.append(t)
+            self._below = True
+        else:
+            self._below = False
+            self.integral = 0.0
+        meets_clear = value >= policy.clear_percent
+        self._clear_run.feed(t, raw=meets_clear, smoothed=meets_clear)
+
+    def advance(self, now: float, value: float | None) -> None:
+        """Integrate the held value up to ``now`` and move the state on."""
+        if value is None:
+            self.interrupt(now)
+            return
+        policy = self._policy
+        start = now if self._integrated_to is None else self._integrated_to
+        if now > start and value < policy.limit_percent:
+            self.integral += (policy.limit_percent - value) * (now - start)
+        self._integrated_to = max(now, start)
+        while self._dips and self._dips[0] <= now - policy.excursion_window_s:
+            self._dips.popleft()
+        if not self.active:
+            self._value = value
+            if self.integral >= policy.integral_percent_s:
+                self.active = True
+                self._why = f"{self.integral:.0f} %·s below {policy.limit_percent:g}"
+            elif len(self._dips) >= policy.excursions:
+                self.active = True
+                self._why = (
+                    f"{len(self._dips)} dips below {policy.limit_percent:g} within "
+                    f"{policy.excursion_window_s:g} s"
+                )
+        elif (
+            self._clear_run.held_for(now) >= policy.clear_after_s
+            and value >= policy.clear_percent
+        ):
+            self.active = False
+            self._dips.clear()
+
+    def assertion(self) -> Assertion | None:
+        """The condition in force, if any."""
+        if not self.active:
+            return None
+        policy = self._policy
+        return Assertion(
+            code="spo2.low",
+            priority=policy.priority,
+            kind=AlarmKind.PHYSIOLOGICAL,
+            text=f"SpO2 {self._value:g} % < {policy.limit_percent:g} ({self._why})",
+            value=self._value,
+            limit=policy.limit_percent,
+            resolution=(
+                f"SpO2 >= {policy.clear_percent:g} % for {policy.clear_after_s:g} s"
+            ),
+        )

@@ -1,0 +1,104 @@
+"""Continuous signals: sample-and-hold tracks, rolling medians and sustained runs.
+
+Layer: pure core. SpO2 and PR arrive at about 1 Hz (Nonin: 3 Hz) as values the monitor
+has already averaged. A ``SignalTrack`` holds the latest usable sample for at most
+``hold_s`` seconds: after that the stream has a gap and nothing is judged on the old
+value (style.md §2.0 rule 4: not-live data is never judged as live). A sample that
+arrives with an earlier receive time than the last one is out of order and ignored, so
+duplicates and reordering never reset a delay timer or an integral.
+
+A ``SustainedRun`` measures how long a condition has held. How the 10 s median and a
+sustain delay combine (``hr.high``: "30 s sustained, judged on a 10 s median"): the run
+starts at the first *raw* sample that meets the condition and stays alive while either
+the raw sample or the median still meets it; the rule fires once the run is
+``delay_s`` old *and* both the held raw sample and the median meet the condition. So
+the median bridges a single-sample dip without restarting the delay, but neither
+stretches a spike that has ended (a 29 s spike to 135 raises nothing) nor adds lag to a
+genuine step: 135 sustained raises at 30 s, and 155 for 15 s raises HIGH at 15 s, as
+alarm-research.md §6 scenario 9 expects.
+
+>>> run = SustainedRun()
+>>> for t, meets in [(0, True), (1, True), (2, False), (3, True)]:
+...     run.feed(t, raw=meets, smoothed=meets)
+>>> run.since, run.held_for(5.0)
+(3, 2.0)
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import deque
+
+
+class SustainedRun:
+    """How long a condition has held on a continuous signal."""
+
+    __slots__ = ("since",)
+
+    def __init__(self) -> None:
+        #: Receive time of the sample that started the run; ``None``: no run.
+        self.since: float | None = None
+
+    def feed(self, t: float, *, raw: bool, smoothed: bool) -> None:
+        """Take one sample's verdicts: on the raw value and on the smoothed one."""
+        if self.since is None:
+            if raw:
+                self.since = t
+        elif not raw and not smoothed:
+            self.since = None
+
+    def held_for(self, now: float) -> float:
+        """Seconds the run has lasted at ``now`` (0 without a run)."""
+        return 0.0 if self.since is None else now - self.since
+
+    def reset(self) -> None:
+        """End the run (gap, suspension, or the rule changed state)."""
+        self.since = None
+
+
+class SignalTrack:
+    """One continuous metric: the held sample, its median window, its ordering."""
+
+    def __init__(self, *, median_window_s: float, hold_s: float) -> None:
+        self._window_s = median_window_s
+        self._hold_s = hold_s
+        self._samples: deque[tuple[float, float]] = deque()
+        #: Receive time of the latest reading of any status (ordering).
+        self.last_t: float | None = None
+        #: The latest usable value; ``None`` while suspended or before any.
+        self.value: float | None = None
+        #: Receive time of ``value``.
+        self.value_t = 0.0
+
+    def in_order(self, t: float) -> bool:
+        """Whether a reading received at ``t`` is not older than the last one."""
+        return self.last_t is None or t >= self.last_t
+
+    def put(self, t: float, value: float) -> None:
+        """A usable sample."""
+        self.last_t = t
+        self.value = value
+        self.value_t = t
+        self._samples.append((t, value))
+        while self._samples[0][0] <= t - self._window_s:
+            self._samples.popleft()
+
+    def suspend(self, t: float) -> None:
+        """A reading without a usable value: nothing is held any more."""
+        self.last_t = t
+        self.value = None
+
+    def live(self, now: float) -> bool:
+        """Whether a usable sample stands for the signal at ``now``."""
+        return self.value is not None and now - self.value_t <= self._hold_s
+
+    def median(self) -> float:
+        """Median of the samples in the window ending at the latest sample.
+
+        >>> track = SignalTrack(median_window_s=10, hold_s=3)
+        >>> for t, v in enumerate([80, 80, 200, 80, 81]):
+        ...     track.put(float(t), v)
+        >>> track.median()
+        80
+        """
+        return statistics.median(v for _, v in self._samples)
