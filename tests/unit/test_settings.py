@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 import pytest
 
@@ -9,9 +9,6 @@ from roomctl.errors import ConfigError
 from roomctl.events import Route
 from roomctl.readings import ProtocolId
 from roomctl.settings import load_settings, locate_keys, parse_settings
-
-if TYPE_CHECKING:
-    from pathlib import Path
 
 GOOD = """\
 [room]
