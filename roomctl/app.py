@@ -299,9 +299,13 @@ class Daemon:
                 self.notifier.ready(f"room {self.settings.room.name}: running")
         finally:
             self.notifier.stopping()
-            self.recorder.final_flush()
-            self.recorder.close()
-            if self.capture is not None:
-                self.capture.close()
-            self.bus.close()
+            self.close()
             _LOGGER.info("roomctl stopped; the session record is flushed")
+
+    def close(self) -> None:
+        """Flush and close the record and the capture; end every subscription."""
+        self.recorder.final_flush()
+        self.recorder.close()
+        if self.capture is not None:
+            self.capture.close()
+        self.bus.close()
