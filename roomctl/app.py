@@ -22,6 +22,7 @@ from roomctl.capture import CaptureHeader, CaptureWriter
 from roomctl.clock import Clock, SystemClock
 from roomctl.devices.registry import DRIVERS
 from roomctl.devices.supervisor import DeviceSupervisor
+from roomctl.director import SceneDirector
 from roomctl.events import (
     Command,
     CommandHandled,
@@ -32,6 +33,8 @@ from roomctl.events import (
     SessionOpened,
     TechnicalNotice,
 )
+from roomctl.lighting import MqttLightController
+from roomctl.mqtt.bridge import MqttBridge
 from roomctl.nibp import MeasuringDriver, NibpController
 from roomctl.pipeline import ReadingPipeline
 from roomctl.readings import LinkState
@@ -98,6 +101,35 @@ class Daemon:
             providers={"engine": self.engine.snapshot},
         )
         self._nurse_asked_for: float | None = None
+        self.mqtt: MqttBridge | None = None
+        if settings.mqtt.enabled:
+            self.mqtt = MqttBridge(
+                settings=settings.mqtt,
+                room=settings.room.name,
+                bus=self.bus,
+                clock=self.clock,
+                handle_command=self.handle_command,
+                t0_mono=self.started_mono,
+            )
+        self.lights: MqttLightController | None = None
+        if self.mqtt is not None and settings.lighting.lights:
+            self.lights = MqttLightController(
+                settings=settings.lighting,
+                publish=self.mqtt.publish,
+                on_notice=self.bus.publish,
+                clock=self.clock,
+            )
+            self.mqtt.listen(
+                self.lights.subscriptions,
+                self.lights.handle_message,
+                on_connected=self.lights.reassert,
+            )
+            self.room_state.add_provider("lights", lambda _now: self.lights_status())
+        self.director = SceneDirector(
+            bus=self.bus,
+            lights=self.lights,
+            table=settings.lighting.scene_table(),
+        )
         self.capture: CaptureWriter | None = None
         if settings.record.capture:
             self.capture = CaptureWriter(
@@ -165,6 +197,10 @@ class Daemon:
                     by=command.by or Role.NURSE,
                 )
             )
+        elif command.verb is CommandVerb.LIGHTS:
+            error = self.director.lights_command(command.args)
+            if error is not None:
+                return self._refuse(command, error)
         elif command.verb is CommandVerb.NIBP_START:
             if not self.nibp_controllers:
                 return self._refuse(
@@ -173,6 +209,10 @@ class Daemon:
             for controller in self.nibp_controllers:
                 controller.request_now()
         return self.pipeline.command(command)
+
+    def lights_status(self) -> dict[str, object]:
+        """The lights' state for the room snapshot."""
+        return {} if self.lights is None else self.lights.status.as_dict()
 
     def _refuse(self, command: Command, reason: str) -> CommandHandled:
         self.bus.publish(command)
@@ -231,6 +271,17 @@ class Daemon:
         tasks["roomstate"] = restarting(
             "roomstate", self.room_state.run, on_failure=self._report_failure
         )
+        tasks["director"] = restarting(
+            "director", self.director.run, on_failure=self._report_failure
+        )
+        if self.mqtt is not None:
+            tasks["mqtt"] = restarting(
+                "mqtt", self.mqtt.run, on_failure=self._report_failure
+            )
+        if self.lights is not None:
+            tasks["lighting"] = restarting(
+                "lighting", self.lights.run, on_failure=self._report_failure
+            )
         if self.capture is not None:
             tasks["capture"] = restarting(
                 "capture", self.capture.run, on_failure=self._report_failure

@@ -17,7 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from roomctl.alarms.policy import AlarmPolicy
 from roomctl.errors import ConfigError
 from roomctl.events import Route
+from roomctl.mqtt.settings import MqttSettings
 from roomctl.readings import ProtocolId
+from roomctl.scenes import LightingSettings
 
 #: Room and device names end up in MQTT topics and file names.
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
@@ -118,6 +120,10 @@ class Settings(StrictModel):
     record: RecordSettings = RecordSettings()
     session: SessionSettings = SessionSettings()
     nibp: NibpSettings = NibpSettings()
+    mqtt: MqttSettings = MqttSettings()
+    """The MQTT broker the room publishes to and takes commands from."""
+    lighting: LightingSettings = LightingSettings()
+    """Room lights over MQTT (off until lights are named)."""
     alarms: AlarmPolicy = AlarmPolicy()
     """The alarm policy in force (alarm-policy.md defaults; all configurable)."""
     log: LogSettings = LogSettings()

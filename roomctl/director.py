@@ -1,0 +1,139 @@
+"""SceneDirector: the room follows the session.
+
+Phase changes, alarms and the therapist's commands drive the lights (and the music,
+once a player is configured).
+
+An auxiliary component: it reads the bus and asks its outputs for a desired state; it
+never touches the alarm path, and a dead output changes nothing for alarms. The choice
+itself is pure and table-driven (``roomctl.scenes.choose_scene``): an alarm scene
+(configured per priority) wins over an operator's override, which wins over the
+phase's own scene; overrides stay under the phase's brightness ceiling.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Protocol
+
+from roomctl.events import (
+    AlarmChanged,
+    AlarmPriority,
+    AlarmTransition,
+    Phase,
+    PhaseChanged,
+)
+from roomctl.scenes import (
+    DEFAULT_SCENE_TABLE,
+    LightScene,
+    choose_scene,
+    scene_for_command,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from roomctl.bus import EventBus
+    from roomctl.scenes import SceneTable
+
+_LOGGER = logging.getLogger(__name__)
+
+#: Transitions after which an alarm is present (for the alarm scene).
+_PRESENT = {
+    AlarmTransition.RAISED,
+    AlarmTransition.ESCALATED,
+    AlarmTransition.DEESCALATED,
+    AlarmTransition.REMINDED,
+    AlarmTransition.ACKNOWLEDGED,
+}
+
+
+class Lights(Protocol):
+    """What the director needs of a light controller."""
+
+    def request(self, scene: LightScene) -> None:
+        """Show ``scene`` (non-blocking)."""
+        ...
+
+
+class SceneDirector:
+    """Keeps the lights (and music) in line with the phase, alarms and overrides."""
+
+    def __init__(
+        self,
+        *,
+        bus: EventBus,
+        lights: Lights | None,
+        table: SceneTable = DEFAULT_SCENE_TABLE,
+    ) -> None:
+        self._lights = lights
+        self._table = table
+        self._sub = bus.open(PhaseChanged, AlarmChanged, name="director")
+        self.phase = Phase.PREPARATION
+        self.override: LightScene | None = None
+        self._alarms: dict[str, AlarmPriority] = {}
+
+    @property
+    def alarm_priority(self) -> AlarmPriority | None:
+        """The highest priority among the alarms present."""
+        if not self._alarms:
+            return None
+        return max(self._alarms.values(), key=lambda p: p.rank)
+
+    def desired_scene(self) -> LightScene:
+        """The scene the room should show now."""
+        return choose_scene(
+            self.phase,
+            alarm_priority=self.alarm_priority,
+            override=self.override,
+            table=self._table,
+        )
+
+    def lights_command(self, args: Mapping[str, object]) -> str | None:
+        """A therapist's ``lights`` command: ``None`` when done, else the reason.
+
+        ``scene`` names a scene (``auto`` returns to the phase's own), ``level`` is a
+        percentage; both are already type-checked by ``roomctl.commands``.
+        """
+        if self._lights is None:
+            return "this room has no lights configured"
+        scene = args.get("scene")
+        level = args.get("level")
+        try:
+            self.override = scene_for_command(
+                phase=self.phase,
+                scene=None if scene is None else str(scene),
+                level_percent=None if not isinstance(level, int) else level,
+                table=self._table,
+            )
+        except ValueError as exc:
+            return str(exc)
+        self._apply()
+        return None
+
+    def fold(self) -> None:
+        """Take every queued event into the director's view."""
+        while (event := self._sub.get_nowait()) is not None:
+            self._take(event)
+
+    def _take(self, event: object) -> None:
+        if isinstance(event, PhaseChanged):
+            self.phase = event.phase
+            # An override belongs to the phase it was made in.
+            self.override = None
+        elif isinstance(event, AlarmChanged):
+            if event.transition in _PRESENT:
+                self._alarms[event.code] = event.priority
+            else:
+                self._alarms.pop(event.code, None)
+
+    def _apply(self) -> None:
+        if self._lights is not None:
+            self._lights.request(self.desired_scene())
+
+    async def run(self) -> None:
+        """Follow the bus until cancelled."""
+        self._apply()
+        while True:
+            self._take(await self._sub.get())
+            self.fold()
+            self._apply()
