@@ -81,7 +81,8 @@ async def command(
     async with asyncio.timeout(10):
         async for message in client.messages:
             if str(message.topic) == f"{topic}/reply":
-                reply = json.loads(bytes(message.payload))  # type: ignore[arg-type]
+                assert isinstance(message.payload, bytes)
+                reply = json.loads(message.payload)
                 assert isinstance(reply, dict)
                 if reply.get("id") == payload.get("id"):
                     return reply
