@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import wave
 from pathlib import Path
 
@@ -170,17 +169,3 @@ def test_default_cache_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
     monkeypatch.delenv("CACHE_DIRECTORY")
     monkeypatch.delenv("XDG_CACHE_HOME")
     assert default_cache_dir() == Path.home() / ".cache" / "roomctl" / "music"
-
-
-@pytest.mark.slow
-def test_generation_speed_per_minute_of_audio(request: pytest.FixtureRequest) -> None:
-    """Aim: well under 2-3 s of CPU per minute of audio (stereo, 22.05 kHz)."""
-    if "slow" not in str(request.config.getoption("markexpr", "")):
-        pytest.skip("a benchmark: run it with -m slow")
-    spec = SynthSpec(duration_s=120.0, sample_rate=22050, channels=2, seed=1)
-    render_track(Phase.PREPARATION, 0, SynthSpec(duration_s=5.0))  # warm-up
-    start = time.process_time()
-    for phase in MUSIC_PHASES:
-        render_track(phase, 0, spec)
-    per_minute = (time.process_time() - start) / (len(MUSIC_PHASES) * 2.0)
-    assert per_minute < 2.0, f"{per_minute:.2f} s of CPU per minute of audio"
