@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, TextIO, TypeAlias
@@ -89,6 +90,20 @@ class OpRecord:
 
 #: Any record after the header.
 CaptureRecord: TypeAlias = BytesRecord | LinkRecord | OpRecord
+
+
+#: A bytes record exactly as ``CaptureWriter`` writes it (compact separators, keys in
+#: the writer's order, lowercase hex, a plain decimal ``t``). Nearly every line of a
+#: capture is one, and ``iter_capture`` reads these without the JSON parser (issue 3,
+#: bench/README.md). Any other line, valid or not, takes the JSON path, so every record
+#: and every error message is the same either way. ``t`` follows JSON's number grammar
+#: (no sign, exponent or leading zero here). ``dev`` excludes the characters that JSON
+#: escapes, so the text is the string; its membership in the header, and an even hex
+#: length, are checked after the match.
+_BYTES_LINE = re.compile(
+    r'\{"t":((?:0|[1-9][0-9]*)(?:\.[0-9]+)?),"dev":"([^"\\\x00-\x1f]*)",'
+    r'"(rx|tx)":"([0-9a-f]*)"\}\n?\Z'
+)
 
 
 def _fail(source: str, line: int, message: str) -> CaptureError:
@@ -174,6 +189,24 @@ def _parse_device_record(
     raise _fail(source, number, "unknown record (expected rx, tx, link or op)")
 
 
+def read_capture(
+    stream: TextIO, source: str = "<capture>"
+) -> tuple[CaptureHeader, Iterator[CaptureRecord]]:
+    """Read and check the header now; return it and an iterator over the records.
+
+    The records are checked as they are read, in order.
+
+    Raises:
+        CaptureError: a bad header now; the first bad record line when iteration
+            reaches it, by number and fault.
+    """
+    first = stream.readline()
+    if not first.strip():
+        raise _fail(source, 1, "the capture is empty")
+    header = parse_header(first, source)
+    return header, _iter_records(stream, header, source)
+
+
 def iter_capture(
     stream: TextIO, source: str = "<capture>"
 ) -> Iterator[CaptureHeader | CaptureRecord]:
@@ -182,25 +215,43 @@ def iter_capture(
     Raises:
         CaptureError: the first bad line, by number and fault.
     """
-    first = stream.readline()
-    if not first.strip():
-        raise _fail(source, 1, "the capture is empty")
-    header = parse_header(first, source)
+    header, records = read_capture(stream, source)
     yield header
+    yield from records
+
+
+def _iter_records(
+    stream: TextIO, header: CaptureHeader, source: str
+) -> Iterator[CaptureRecord]:
+    devices = header.devices
+    plain_bytes_line = _BYTES_LINE.match
     last_t = 0.0
+    record: CaptureRecord
     for number, text in enumerate(stream, start=2):
-        if not text.strip():
-            continue
-        try:
-            raw = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise _fail(source, number, f"not valid JSON ({exc.msg})") from exc
-        record = _parse_record(raw, number, header, source)
-        if record.t < last_t:
-            raise _fail(
-                source, number, f"t goes backwards ({record.t:g} after {last_t:g})"
+        match = plain_bytes_line(text)
+        if match is not None and match[2] in devices and not len(match[4]) % 2:
+            # The writer's own bytes format: no JSON parser (see ``_BYTES_LINE``).
+            t_text, dev, key, hex_text = match.groups()
+            t = float(t_text)
+            record = BytesRecord(
+                line=number,
+                t=t,
+                dev=dev,
+                data=bytes.fromhex(hex_text),
+                received=key == "rx",
             )
-        last_t = record.t
+        elif not text.strip():
+            continue
+        else:
+            try:
+                raw = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise _fail(source, number, f"not valid JSON ({exc.msg})") from exc
+            record = _parse_record(raw, number, header, source)
+            t = record.t
+        if t < last_t:
+            raise _fail(source, number, f"t goes backwards ({t:g} after {last_t:g})")
+        last_t = t
         yield record
 
 

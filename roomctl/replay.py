@@ -5,22 +5,35 @@ between records the clock advances at least once per virtual second so time-base
 rules run (contracts.md §2 "Replay rules"); ``tx`` bytes are not sent anywhere. The
 events the pipeline publishes are printed as the event stream of contracts.md §3, the
 ``summary`` line last.
+
+Working ahead (issue 3). A device's decoder and driver depend on nothing but that
+device's bytes, link changes and receive times: not on the pipeline, the engine or
+other devices. So ``replay`` reads ``READ_AHEAD_RECORDS`` records at a time, and a
+device whose decoder and driver can take many reads in one call (``BatchDecoder``,
+``BatchDriver``: the Nonin DF2 oximeter, 75 frames a second) gets the window's reads
+in one call each. The driver sees the device's link changes at their places among
+the reads. Then the records are applied one by one, as before: the clock, the ticks,
+the link and stale logic, the readings and the commands go to the pipeline in the
+same order and at the same virtual times as record-by-record decoding would give.
+Other devices are still decoded and driven record by record.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, TypeAlias, runtime_checkable
 
 from roomctl.bus import EventBus
 from roomctl.capture import (
     BytesRecord,
     CaptureHeader,
+    CaptureRecord,
     LinkRecord,
     OpRecord,
-    iter_capture,
+    read_capture,
 )
 from roomctl.clock import VirtualClock
 from roomctl.devices.registry import DRIVERS
@@ -36,15 +49,59 @@ from roomctl.pipeline import ReadingPipeline
 from roomctl.readings import LinkState
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+    from datetime import datetime
     from typing import TextIO
 
     from roomctl.devices.base import DeviceDriver
     from roomctl.devices.codec import Decoder
     from roomctl.events import Event
+    from roomctl.readings import AnyReading
 
 #: The engine is ticked at least this often in virtual time.
 TICK_S = 1.0
+
+#: Records read ahead of the one being applied. 1024 records of 0.1 s reads hold
+#: about 7,700 Nonin frames: one vectorised decoder pass, one driver call.
+READ_AHEAD_RECORDS = 1024
+
+
+@runtime_checkable
+class BatchDecoder(Protocol):
+    """A decoder that takes many reads in one call (``NoninDf2Decoder``)."""
+
+    def feed_counted(
+        self, chunks: Sequence[bytes]
+    ) -> tuple[Sequence[object], Sequence[int]]:
+        """``feed`` of all the chunks, and how many frames each chunk completed."""
+        ...
+
+
+@runtime_checkable
+class BatchDriver(Protocol):
+    """A driver that takes the frames of many reads in one call (``NoninDf2Driver``)."""
+
+    def on_frames_chunked(
+        self,
+        frames: Iterable[object],
+        chunk_frames: Sequence[int],
+        received_mono: Sequence[float],
+        received_at: Callable[[float], datetime],
+    ) -> Mapping[int, Sequence[AnyReading]]:
+        """``on_frame`` read by read, in one call; the readings by read index."""
+        ...
+
+    def on_link_lost(self) -> None:
+        """The link dropped."""
+        ...
+
+
+#: What a record did to its device's decoder and driver, worked out ahead: for a
+#: read, whether it completed a frame and the readings it completed; for a link
+#: change, ``(False, ())`` (the driver has seen it).
+_Ahead: TypeAlias = tuple[bool, "Sequence[AnyReading]"]
+
+_LINK_SEEN: _Ahead = (False, ())
 
 
 @dataclass(slots=True)
@@ -52,8 +109,19 @@ class _Device:
     decoder: Decoder[object]
     driver: DeviceDriver
     stale_after_s: float
+    #: Decoder and driver take a window of reads at once (``_work_ahead``).
+    batched: bool = False
     state: LinkState = LinkState.UP
     last_valid_t: float = 0.0
+
+
+@dataclass(slots=True)
+class _Reads:
+    """A batched device's reads in a window since its last link change."""
+
+    #: Where the reads are in the window.
+    indices: list[int] = field(default_factory=list)
+    records: list[BytesRecord] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -97,14 +165,23 @@ class Replayer:
         self.pipeline = ReadingPipeline(bus=self.bus)
         self._emit = emit
         self._readings = readings
+        # Reads the UTC time of a reading worked out ahead: the same arithmetic as
+        # ``self.clock``, moved forward the same way (times only grow).
+        self._ahead_clock = VirtualClock(start_at=header.started_at)
         self.devices: dict[str, _Device] = {}
         for name, protocol in header.devices.items():
             spec = DRIVERS[protocol]
+            decoder = spec.decoder_factory()
+            driver = spec.driver_factory(name)
             self.devices[name] = _Device(
-                decoder=spec.decoder_factory(),
-                driver=spec.driver_factory(name),
+                decoder=decoder,
+                driver=driver,
                 stale_after_s=spec.stale_after_s,
+                batched=isinstance(decoder, BatchDecoder)
+                and isinstance(driver, BatchDriver),
             )
+        self._device_items = tuple(self.devices.items())
+        self._batched = {name for name, device in self._device_items if device.batched}
 
     def _print_events(self) -> None:
         while (event := self._events.get_nowait()) is not None:
@@ -118,22 +195,31 @@ class Replayer:
     def _publish(self, event: Event) -> None:
         self.bus.publish(event)
 
-    def _advance(self, t: float) -> None:
-        """Move virtual time to ``t``, stopping at least every second on the way."""
-        now = self.clock.monotonic()
+    def _advance(self, t: float) -> float:
+        """Move virtual time to ``t``, stopping at least every second on the way.
+
+        Returns:
+            The clock's time after the move.
+        """
+        clock = self.clock
+        now = clock.monotonic()
         while now + TICK_S < t:
             now = (math.floor(now / TICK_S) + 1) * TICK_S
-            self.clock.set(now)
-            self._tick()
-        self.clock.set(t)
-        self._tick()
+            clock.set(now)
+            self._tick(clock.monotonic())
+        clock.set(t)
+        now = clock.monotonic()
+        self._tick(now)
+        return now
 
-    def _tick(self) -> None:
-        now = self.clock.monotonic()
+    def _tick(self, now: float) -> None:
+        # The events are printed after the record (``_apply``), in the order published.
         self.pipeline.tick(now)
-        for name, device in self.devices.items():
-            silent = now - device.last_valid_t
-            if device.state is LinkState.UP and silent >= device.stale_after_s:
+        for name, device in self._device_items:
+            if (
+                device.state is LinkState.UP
+                and now - device.last_valid_t >= device.stale_after_s
+            ):
                 device.state = LinkState.STALE
                 self.pipeline.link_changed(
                     DeviceStale(
@@ -143,40 +229,46 @@ class Replayer:
                         silent_s=device.stale_after_s,
                     )
                 )
-        self._print_events()
 
-    def _bytes(self, record: BytesRecord) -> None:
+    def _bytes(self, record: BytesRecord, ahead: _Ahead | None, now: float) -> None:
         if not record.received:
             return  # tx: kept for review, never sent
         device = self.devices[record.dev]
-        now, at = self.clock.monotonic(), self.clock.now_utc()
-        frames = device.decoder.feed(record.data)
-        for frame in frames:
-            for reading in device.driver.on_frame(frame, now, at):
-                self.pipeline.handle(reading)
-        if frames:
+        readings: Sequence[AnyReading]
+        if ahead is None:
+            at = self.clock.now_utc()
+            frames = device.decoder.feed(record.data)
+            completed = bool(frames)
+            readings = [r for f in frames for r in device.driver.on_frame(f, now, at)]
+        else:
+            completed, readings = ahead
+        for reading in readings:
+            self.pipeline.handle(reading)
+        if completed:
             device.last_valid_t = now
             if device.state is LinkState.STALE:
                 device.state = LinkState.UP
                 self.pipeline.link_changed(
                     DeviceConnected(
-                        occurred_mono=now, occurred_at=at, device=record.dev
+                        occurred_mono=now,
+                        occurred_at=self.clock.now_utc(),
+                        device=record.dev,
                     )
                 )
 
-    def _link(self, record: LinkRecord) -> None:
+    def _link(self, record: LinkRecord, ahead: _Ahead | None) -> None:
         device = self.devices[record.dev]
         now, at = self.clock.monotonic(), self.clock.now_utc()
+        if ahead is None and record.state in (LinkState.UP, LinkState.LOST):
+            device.driver.on_link_lost()
         if record.state is LinkState.UP:
             device.state = LinkState.UP
             device.last_valid_t = now
-            device.driver.on_link_lost()
             self.pipeline.link_changed(
                 DeviceConnected(occurred_mono=now, occurred_at=at, device=record.dev)
             )
         elif record.state is LinkState.LOST:
             device.state = LinkState.LOST
-            device.driver.on_link_lost()
             self.pipeline.link_changed(
                 DeviceLost(
                     occurred_mono=now,
@@ -186,13 +278,81 @@ class Replayer:
                 )
             )
 
-    def apply(self, record: BytesRecord | LinkRecord | OpRecord) -> None:
+    def apply(self, record: CaptureRecord) -> None:
         """Apply one record at its time."""
-        self._advance(record.t)
+        self._apply(record, None)
+
+    def apply_many(self, records: Sequence[CaptureRecord]) -> None:
+        """Apply records in order, working ahead for batched devices (module doc)."""
+        for record, ahead in zip(records, self._work_ahead(records), strict=True):
+            self._apply(record, ahead)
+
+    def _work_ahead(self, records: Sequence[CaptureRecord]) -> list[_Ahead | None]:
+        """Decode and drive the batched devices' reads and link changes in ``records``.
+
+        Returns, by record, what ``_apply`` takes instead of decoding and driving:
+        ``None`` for the records of other devices, tx bytes and operator inputs.
+        """
+        ahead: list[_Ahead | None] = [None] * len(records)
+        # What the clock will read at each record: its ``t``, as the clock never goes
+        # back (``VirtualClock.set``).
+        times = list(
+            itertools.accumulate(
+                (record.t for record in records), max, initial=self.clock.monotonic()
+            )
+        )[1:]
+        batched = self._batched
+        reads: dict[str, _Reads] = {}
+        for index, record in enumerate(records):
+            if isinstance(record, BytesRecord):
+                if record.received and record.dev in batched:
+                    pending = reads.get(record.dev)
+                    if pending is None:
+                        pending = reads[record.dev] = _Reads()
+                    pending.indices.append(index)
+                    pending.records.append(record)
+            elif isinstance(record, LinkRecord) and record.dev in batched:
+                # The driver takes the reads before the change, then the change.
+                device = self.devices[record.dev]
+                self._drive(device, reads.pop(record.dev, None), times, ahead)
+                if record.state in (LinkState.UP, LinkState.LOST):
+                    device.driver.on_link_lost()
+                ahead[index] = _LINK_SEEN
+        for name, pending in reads.items():
+            self._drive(self.devices[name], pending, times, ahead)
+        return ahead
+
+    def _drive(
+        self,
+        device: _Device,
+        reads: _Reads | None,
+        times: Sequence[float],
+        ahead: list[_Ahead | None],
+    ) -> None:
+        if reads is None:
+            return
+        decoder, driver = device.decoder, device.driver
+        # ``batched`` is set only when both protocols hold.
+        assert isinstance(decoder, BatchDecoder)  # noqa: S101
+        assert isinstance(driver, BatchDriver)  # noqa: S101
+        frames, counts = decoder.feed_counted([r.data for r in reads.records])
+        readings = driver.on_frames_chunked(
+            frames, counts, [times[i] for i in reads.indices], self._utc_ahead
+        )
+        for read, (index, count) in enumerate(zip(reads.indices, counts, strict=True)):
+            ahead[index] = (count > 0, readings.get(read, ()))
+
+    def _utc_ahead(self, mono: float) -> datetime:
+        """What ``self.clock.now_utc()`` will read at ``mono``."""
+        self._ahead_clock.set(mono)
+        return self._ahead_clock.now_utc()
+
+    def _apply(self, record: CaptureRecord, ahead: _Ahead | None) -> None:
+        now = self._advance(record.t)
         if isinstance(record, BytesRecord):
-            self._bytes(record)
+            self._bytes(record, ahead, now)
         elif isinstance(record, LinkRecord):
-            self._link(record)
+            self._link(record, ahead)
         else:
             self._op(record)
         self._print_events()
@@ -232,17 +392,38 @@ def replay(
     Raises:
         CaptureError: a bad line (nothing after it is replayed).
     """
-    records = iter_capture(stream, source)
-    header = next(records)
-    assert isinstance(header, CaptureHeader)  # noqa: S101 (iter_capture yields it first)
+    header, records = read_capture(stream, source)
 
     def emit(line: dict[str, object]) -> None:
         out.write(json.dumps(line, separators=(",", ":")) + "\n")
 
     replayer = Replayer(header, emit=emit, readings=readings)
-    for record in records:
-        assert not isinstance(record, CaptureHeader)  # noqa: S101 (only the first is)
-        replayer.apply(record)
+    for window in _read_ahead(records, READ_AHEAD_RECORDS):
+        replayer.apply_many(window)
     summary = replayer.summary()
     emit(summary.to_json())
     return summary
+
+
+def _read_ahead(
+    records: Iterator[CaptureRecord], size: int
+) -> Iterator[list[CaptureRecord]]:
+    """The records in lists of ``size``.
+
+    When reading fails (a bad line, a file that is not UTF-8), the records read before
+    the failure are still yielded, then the error is raised: they are replayed, as
+    when records were taken one at a time.
+    """
+    failed: list[Exception] = []
+
+    def until_failure() -> Iterator[CaptureRecord]:
+        try:
+            yield from records
+        except Exception as exc:  # noqa: BLE001 (raised again below, after the window)
+            failed.append(exc)
+
+    readable = until_failure()
+    while window := list(itertools.islice(readable, size)):
+        yield window
+    if failed:
+        raise failed[0]

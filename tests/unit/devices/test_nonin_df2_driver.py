@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import random
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,8 +28,11 @@ from roomctl.devices.nonin_df2.protocol import (
     SERIAL_BAUD,
     NoninDf2Decoder,
     NoninDf2Frame,
+    NoninDf2FrameBlock,
     NoninDf2Packet,
+    NoninDf2PacketAssembler,
     StatusBit,
+    frames_of,
 )
 from roomctl.readings import Metric, ProtocolId, Reading, ReadingStatus
 
@@ -97,13 +101,34 @@ def run_packets(
 def run_bytes(
     data: bytes, cuts: Iterable[int] = (), driver: NoninDf2Driver | None = None
 ) -> tuple[list[Reading], NoninDf2Decoder]:
+    """Decode ``data`` cut at ``cuts``; the driver takes what the decoder hands out.
+
+    Everything decoded from chunk ``i`` is received at ``i`` seconds.
+    """
+    driver = driver or NoninDf2Driver("oximeter")
     decoder = NoninDf2Decoder()
-    frames: list[NoninDf2Frame] = []
+    out: list[AnyReading] = []
     start = 0
-    for cut in [*sorted(cuts), len(data)]:
-        frames += decoder.feed(data[start:cut])
+    for index, cut in enumerate([*sorted(cuts), len(data)]):
+        for item in decoder.feed(data[start:cut]):
+            out += driver.on_frame(item, float(index), AT)
         start = max(start, cut)
-    return run_frames(frames, driver), decoder
+    return as_readings(out), decoder
+
+
+def run_bytes_frame_by_frame(
+    data: bytes, cuts: Iterable[int] = ()
+) -> tuple[list[Reading], NoninDf2PacketAssembler]:
+    """As ``run_bytes``, but the driver takes the frames one by one."""
+    driver = NoninDf2Driver("oximeter")
+    decoder = NoninDf2Decoder()
+    out: list[AnyReading] = []
+    start = 0
+    for index, cut in enumerate([*sorted(cuts), len(data)]):
+        for frame in frames_of(decoder.feed(data[start:cut])):
+            out += driver.on_frame(frame, float(index), AT)
+        start = max(start, cut)
+    return as_readings(out), driver.assembler
 
 
 def by_metric(readings: Iterable[Reading], metric: Metric) -> list[Reading]:
@@ -493,12 +518,13 @@ def test_real_nonin_pleth_capture_survives_the_codec() -> None:
 
     decoder = NoninDf2Decoder()
     driver = NoninDf2Driver("oximeter")
-    frames: list[NoninDf2Frame] = []
+    items: list[NoninDf2Frame | NoninDf2FrameBlock] = []
     start = 0
     for cut in [*cuts, len(stream)]:
-        frames += decoder.feed(stream[start:cut])
+        items += decoder.feed(stream[start:cut])
         start = cut
-    readings = run_frames(frames, driver)
+    frames = frames_of(items)
+    readings = run_frames(items, driver)
 
     assert [f.pleth for f in frames] == samples
     assert decoder.stats.checksum_errors == 0
@@ -515,3 +541,150 @@ def test_real_nonin_pleth_capture_survives_the_codec() -> None:
     assert all(40 <= v <= 140 for v in ok_pulses)
     assert 55 <= float(np.median(ok_pulses)) <= 90
     assert {r.value for r in saturations if r.value is not None} == {97.0, 98.0}
+
+
+# ---------------------------------------------------------------- blocks
+
+
+def _session(spans: Sequence[tuple[int, StatusBit, int | None]]) -> bytes:
+    """Packets with varying values and states: (count, flags on frame 7, hr)."""
+    out = []
+    for count, flag, hr_bpm in spans:
+        for i in range(count):
+            hr = None if hr_bpm is None else hr_bpm + i
+            spo2 = None if hr_bpm is None else 90 + i % 8
+            out.append(packet(hr, spo2, with_flag(flag, 7, 8) if flag else NO_FLAGS))
+    return b"".join(p.encode() for p in out)
+
+
+SESSION = _session(
+    [
+        (4, StatusBit(0), 70),
+        (3, StatusBit.RPRF, 60),
+        (5, StatusBit(0), 65),
+        (2, StatusBit.SNSD | StatusBit.SNSA, None),
+        (3, StatusBit.GPRF, 150),
+        (2, StatusBit.OOT, None),
+        (3, StatusBit.ARTF, 80),
+    ]
+)
+
+
+@given(
+    cuts=st.lists(st.integers(0, len(SESSION)), max_size=40),
+    damage=st.lists(
+        st.tuples(st.integers(0, len(SESSION) - 1), st.integers(1, 0xFF)), max_size=3
+    ),
+    garbage=st.lists(st.tuples(st.integers(0, len(SESSION)), st.binary(max_size=9))),
+)
+def test_blocks_and_single_frames_give_identical_readings(
+    cuts: list[int], damage: list[tuple[int, int]], garbage: list[tuple[int, bytes]]
+) -> None:
+    stream = bytearray(SESSION)
+    for index, xor in damage:
+        stream[index] ^= xor
+    for index, noise in sorted(garbage, reverse=True):
+        stream[index:index] = noise
+    data = bytes(stream)
+    cuts = [c for c in cuts if c <= len(data)]
+    by_item, decoder = run_bytes(data, cuts)
+    by_frame, assembler = run_bytes_frame_by_frame(data, cuts)
+    # Values, statuses and receive times all agree.
+    assert by_item == by_frame
+    # So do the assembler's counts, with the whole stream fed at once as well.
+    driver = NoninDf2Driver("oximeter")
+    for item in NoninDf2Decoder().feed(data):
+        driver.on_frame(item, 0.0, AT)
+    counts = (assembler.packets, assembler.packets_discarded, assembler.frames_skipped)
+    whole = driver.assembler
+    assert (whole.packets, whole.packets_discarded, whole.frames_skipped) == counts
+    assert decoder.stats.frames == len(frames_of(NoninDf2Decoder().feed(data)))
+
+
+def test_readings_do_not_depend_on_the_chunking() -> None:
+    whole, _ = run_bytes(SESSION)
+    assert len(whole) == 2 * 22
+    rng = random.Random(5)
+    for _ in range(20):
+        cuts = sorted(rng.sample(range(len(SESSION)), 30))
+        split, _ = run_bytes(SESSION, cuts)
+        # Only the receive times differ: they are the times of the chunks.
+        strip = [(r.metric, r.value, r.status) for r in split]
+        assert strip == [(r.metric, r.value, r.status) for r in whole]
+
+
+def test_a_block_completing_several_packets_yields_their_readings_in_order() -> None:
+    packets = [packet(hr_bpm=100 + i) for i in range(3)]
+    block = NoninDf2FrameBlock.from_frames([f for p in packets for f in p.frames()])
+    driver = NoninDf2Driver("oximeter")
+    readings = as_readings(driver.on_frame(block, 7.5, AT))
+    assert [r.value for r in by_metric(readings, Metric.PULSE_RATE_BPM)] == [
+        100,
+        101,
+        102,
+    ]
+    assert {r.received_mono for r in readings} == {7.5}
+
+
+def _at(mono: float) -> datetime:
+    return AT + timedelta(seconds=mono)
+
+
+@given(
+    cuts=st.lists(st.integers(0, len(SESSION)), max_size=60),
+    damage=st.lists(
+        st.tuples(st.integers(0, len(SESSION) - 1), st.integers(1, 0xFF)), max_size=3
+    ),
+    lost_at=st.lists(st.integers(0, 60), max_size=2),
+)
+def test_frames_of_many_reads_in_one_call_give_the_same_readings(
+    cuts: list[int], damage: list[tuple[int, int]], lost_at: list[int]
+) -> None:
+    stream = bytearray(SESSION)
+    for index, xor in damage:
+        stream[index] ^= xor
+    bounds = [0, *sorted(cuts), len(stream)]
+    reads = [bytes(stream[a:b]) for a, b in itertools.pairwise(bounds)]
+    times = [float(i) for i in range(len(reads))]
+    # Read by read, with the link dropping before the reads in ``lost_at``.
+    one_by_one = NoninDf2Driver("oximeter")
+    decoder = NoninDf2Decoder()
+    expected: dict[int, list[AnyReading]] = {}
+    for index, (read, t) in enumerate(zip(reads, times, strict=True)):
+        if index in lost_at:
+            one_by_one.on_link_lost()
+        for item in decoder.feed(read):
+            expected.setdefault(index, []).extend(one_by_one.on_frame(item, t, _at(t)))
+    expected = {i: readings for i, readings in expected.items() if readings}
+    # The same reads in batches that end where the link drops.
+    batched = NoninDf2Driver("oximeter")
+    decoder = NoninDf2Decoder()
+    got: dict[int, list[AnyReading]] = {}
+    starts = sorted({0, *(i for i in lost_at if i < len(reads)), len(reads)})
+    for start, end in itertools.pairwise(starts):
+        if start in lost_at:
+            batched.on_link_lost()
+        items, counts = decoder.feed_counted(reads[start:end])
+        chunked = batched.on_frames_chunked(items, counts, times[start:end], _at)
+        got.update({start + i: readings for i, readings in chunked.items()})
+    assert got == expected
+    assembled = [
+        (d.assembler.packets, d.assembler.packets_discarded, d.assembler.frames_skipped)
+        for d in (one_by_one, batched)
+    ]
+    assert assembled[0] == assembled[1]
+
+
+def test_frames_of_many_reads_take_lone_frames_and_skip_other_objects() -> None:
+    frames = packet(hr_bpm=90).frames()
+    block = NoninDf2FrameBlock.from_frames(frames[:24])
+    driver = NoninDf2Driver("oximeter")
+    # Read 0 brings 24 frames, read 1 nothing, read 2 the last frame.
+    readings = driver.on_frames_chunked(
+        [block, "not a frame", frames[24]], [24, 0, 1], [1.0, 2.0, 3.0], _at
+    )
+    assert list(readings) == [2]
+    spo2, pulse = as_readings(readings[2])
+    assert (spo2.value, pulse.value) == (97.0, 90.0)
+    assert pulse.received_mono == 3.0
+    assert pulse.received_at == _at(3.0)

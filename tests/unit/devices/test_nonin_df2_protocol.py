@@ -1,8 +1,14 @@
-"""Layer 1 and 2 tests of the Nonin DF2 codec: vectors, round trips, chunking, noise."""
+"""Layer 1 and 2 tests of the Nonin DF2 codec: vectors, round trips, chunking, noise.
+
+The decoder hands out runs of consecutive frames as blocks, and where a run is cut
+depends on the chunking. So the chunking and noise tests compare frames (blocks
+expanded with ``frames_of``), packets and stats, never the blocks themselves.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from typing import TYPE_CHECKING
 
 import pytest
@@ -19,11 +25,13 @@ from roomctl.devices.nonin_df2.protocol import (
     FrameSlot,
     NoninDf2Decoder,
     NoninDf2Frame,
+    NoninDf2FrameBlock,
     NoninDf2Packet,
     NoninDf2PacketAssembler,
     Perfusion,
     StatusBit,
     encode_packet,
+    frames_of,
     parse_frame,
 )
 from roomctl.errors import ChecksumError, FrameError
@@ -57,11 +65,12 @@ def on_wire(frames: Iterable[NoninDf2Frame]) -> list[tuple[int, int, int]]:
 def feed_chunks(
     data: bytes, cuts: Iterable[int]
 ) -> tuple[list[NoninDf2Frame], NoninDf2Decoder]:
+    """Feed ``data`` cut at ``cuts``; return the frames (blocks expanded)."""
     decoder = NoninDf2Decoder()
     frames: list[NoninDf2Frame] = []
     start = 0
     for cut in [*sorted(cuts), len(data)]:
-        frames += decoder.feed(data[start:cut])
+        frames += frames_of(decoder.feed(data[start:cut]))
         start = max(start, cut)
     return frames, decoder
 
@@ -235,7 +244,10 @@ def test_decoder_gives_same_frames_for_any_chunk_size(chunk: int) -> None:
 def test_decoder_one_byte_at_a_time() -> None:
     data = _stream()
     decoder = NoninDf2Decoder()
-    frames = [f for byte in data for f in decoder.feed(bytes((byte,)))]
+    items = [f for byte in data for f in decoder.feed(bytes((byte,)))]
+    # One byte completes at most one frame, so nothing comes out as a block.
+    frames = [f for f in items if isinstance(f, NoninDf2Frame)]
+    assert frames == items
     assert frames == decode(data)[0]
     assert len(frames) == 4 * PACKET_LEN_FRAMES
     assert len(assemble(frames)) == 4
@@ -322,7 +334,7 @@ def test_decoder_never_raises_and_accounts_for_every_byte(
     frames: list[NoninDf2Frame] = []
     start = 0
     for cut in [*sorted(c for c in cuts if c <= len(data)), len(data)]:
-        frames += decoder.feed(data[start:cut])
+        frames += frames_of(decoder.feed(data[start:cut]))
         start = cut
         assert len(decoder._buffer) < FRAME_LEN_BYTES <= MAX_BUFFER_BYTES
     stats = decoder.stats
@@ -711,3 +723,219 @@ def test_a_corrupted_byte_never_reaches_a_packet(data: st.DataObject) -> None:
         # the next packet's SYNC frame, so that packet is lost too.
         survivors.remove(packets[hit_packet + 1])
     assert out == survivors
+
+
+# ---------------------------------------------------------------- blocks
+
+
+def _packets_stream(count: int) -> bytes:
+    return b"".join(
+        steady(hr_bpm=50 + 7 * i, spo2_percent=80 + i % 40).encode()
+        for i in range(count)
+    )
+
+
+def test_decoder_hands_out_a_run_of_frames_as_one_block() -> None:
+    data = _stream()
+    items = NoninDf2Decoder().feed(data)
+    assert len(items) == 1
+    [block] = items
+    assert isinstance(block, NoninDf2FrameBlock)
+    assert len(block) == 4 * PACKET_LEN_FRAMES
+    assert block.encode() == data
+    assert not block.after_gap
+    assert list(block.frames()) == decode(data)[0]
+
+
+def test_decoder_hands_out_a_lone_frame_as_a_frame() -> None:
+    good = bytes.fromhex("01 83 7A 00 FE")
+    decoder = NoninDf2Decoder()
+    assert decoder.feed(good + good[:3]) == [
+        NoninDf2Frame(status=0x83, pleth=0x7A, data=0)
+    ]
+    assert decoder.feed(good[3:] + good) == [NoninDf2FrameBlock(raw=good * 2)]
+
+
+def test_a_corrupted_byte_in_an_aligned_buffer_ends_the_block_and_resyncs() -> None:
+    # 200 frames: the vectorised check runs in passes of 64 and 128 frames, and the
+    # damage sits in the second pass.
+    data = bytearray(_packets_stream(8))
+    hit = 150
+    data[hit * FRAME_LEN_BYTES + 2] ^= 0x10  # pleth byte: only the checksum fails
+    decoder = NoninDf2Decoder()
+    items = decoder.feed(bytes(data))
+    assert [type(item) for item in items] == [NoninDf2FrameBlock, NoninDf2FrameBlock]
+    before, after = items
+    assert isinstance(before, NoninDf2FrameBlock)
+    assert isinstance(after, NoninDf2FrameBlock)
+    assert (len(before), before.after_gap) == (hit, False)
+    assert (len(after), after.after_gap) == (200 - hit - 1, True)
+    assert decoder.stats == DecoderStats(
+        frames=199, bytes_in=1000, dropped_bytes=5, checksum_errors=1, resyncs=1
+    )
+    packets = assemble(frames_of(items))
+    assert [p.hr_bpm for p in packets] == [50 + 7 * i for i in range(8) if i != 6]
+
+
+def test_block_from_frames_round_trips() -> None:
+    frames = list(steady().frames()[:3])
+    frames[0] = dataclasses.replace(frames[0], after_gap=True)
+    block = NoninDf2FrameBlock.from_frames(frames)
+    assert block.after_gap
+    assert len(block) == 3
+    assert list(block.frames()) == frames
+    assert block.encode() == wire(frames)
+
+
+@pytest.mark.parametrize(
+    ("frames", "message"),
+    [
+        ([], "at least one frame"),
+        (
+            [
+                NoninDf2Frame(status=0x81, pleth=0, data=0),
+                NoninDf2Frame(status=0x80, pleth=0, data=0, after_gap=True),
+            ],
+            "only the first frame of a block may follow a gap",
+        ),
+    ],
+)
+def test_block_from_frames_rejects_what_a_block_cannot_hold(
+    frames: list[NoninDf2Frame], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        NoninDf2FrameBlock.from_frames(frames)
+
+
+@pytest.mark.parametrize("length", [0, 4, 6, 11])
+def test_block_holds_whole_frames_only(length: int) -> None:
+    with pytest.raises(ValueError, match="whole 5-byte frames"):
+        NoninDf2FrameBlock(raw=bytes(length))
+
+
+@given(
+    st.lists(st.one_of(st.binary(max_size=12), frames_st.map(lambda f: f.encode()))),
+    st.lists(st.integers(0, 600), max_size=40),
+)
+def test_feed_counted_is_feed_per_chunk(pieces: list[bytes], cuts: list[int]) -> None:
+    data = b"".join(pieces)
+    bounds = [0, *sorted(c for c in cuts if c <= len(data)), len(data)]
+    chunks = [data[a:b] for a, b in itertools.pairwise(bounds)]
+    one_by_one, batched = NoninDf2Decoder(), NoninDf2Decoder()
+    # Start both mid-frame, so the kept bytes take part.
+    one_by_one.feed(b"\x01\x83")
+    batched.feed(b"\x01\x83")
+    per_chunk = [frames_of(one_by_one.feed(chunk)) for chunk in chunks]
+    items, counts = batched.feed_counted(chunks)
+    assert frames_of(items) == [f for frames in per_chunk for f in frames]
+    assert counts == [len(frames) for frames in per_chunk]
+    assert batched.stats == one_by_one.stats
+    assert batched._buffer == one_by_one._buffer
+
+
+def test_feed_counted_of_nothing() -> None:
+    decoder = NoninDf2Decoder()
+    assert decoder.feed_counted([]) == ([], [])
+    assert decoder.feed_counted([b"", b"\x01\x83"]) == ([], [0, 0])
+    assert decoder.stats == DecoderStats(bytes_in=2)
+
+
+def test_feed_counted_gives_a_frame_to_the_chunk_with_its_last_byte() -> None:
+    data = b"\x00" + _stream()
+    # Chunk 0 ends inside frame 1 (after the garbage byte), chunk 1 brings the rest of
+    # frame 1 and all of frame 2, chunk 2 is empty, chunk 3 brings the rest.
+    chunks = [data[:8], data[8:16], b"", data[16:]]
+    items, counts = NoninDf2Decoder().feed_counted(chunks)
+    assert counts == [1, 2, 0, 97]
+    assert frames_of(items) == decode(data)[0]
+    assert [type(item) for item in items] == [NoninDf2FrameBlock]
+
+
+def _as_blocks(
+    frames: Sequence[NoninDf2Frame], cuts: Iterable[int]
+) -> list[NoninDf2FrameBlock]:
+    """The frames as blocks, cut at ``cuts`` and before every frame after a gap."""
+    starts = {0, *cuts, *(i for i, f in enumerate(frames) if f.after_gap)}
+    bounds = [*sorted(s for s in starts if 0 <= s < len(frames)), len(frames)]
+    return [
+        NoninDf2FrameBlock.from_frames(frames[a:b])
+        for a, b in itertools.pairwise(bounds)
+    ]
+
+
+def _assembled(assembler: NoninDf2PacketAssembler) -> tuple[int, int, int]:
+    return (assembler.packets, assembler.packets_discarded, assembler.frames_skipped)
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.builds(steady, hr_values, spo2_values).map(lambda p: list(p.frames())),
+            st.lists(frames_st, max_size=30),
+        ),
+        max_size=8,
+    ),
+    st.sets(st.integers(0, 250)),
+    st.sets(st.integers(0, 250), max_size=4),
+)
+def test_assembler_blocks_and_frames_give_the_same_packets(
+    runs: list[list[NoninDf2Frame]], cuts: set[int], gaps: set[int]
+) -> None:
+    frames = [f for run in runs for f in run]
+    frames = [
+        dataclasses.replace(f, after_gap=True) if i in gaps else f
+        for i, f in enumerate(frames)
+    ]
+    by_frame = NoninDf2PacketAssembler()
+    expected = [p for p in map(by_frame.add, frames) if p is not None]
+    by_block = NoninDf2PacketAssembler()
+    got = [p for b in _as_blocks(frames, cuts) for p in by_block.add_block(b)]
+    assert got == expected
+    assert _assembled(by_block) == _assembled(by_frame)
+
+
+def test_assembler_block_completes_several_packets_and_keeps_the_rest_open() -> None:
+    packets = [steady(hr_bpm=100 + i) for i in range(3)]
+    frames = [f for p in packets for f in p.frames()]
+    assembler = NoninDf2PacketAssembler()
+    # Two packets and 10 frames of the third, then its other 15 frames.
+    head = NoninDf2FrameBlock.from_frames(frames[:60])
+    assert assembler.add_block(head) == packets[:2]
+    for frame in frames[60:-1]:
+        assert assembler.add(frame) is None
+    assert assembler.add(frames[-1]) == packets[2]
+    assert _assembled(assembler) == (3, 0, 0)
+
+
+def test_assembler_block_after_a_gap_discards_the_open_packet() -> None:
+    first = steady(hr_bpm=80).frames()
+    second = steady(hr_bpm=81).frames()
+    assembler = NoninDf2PacketAssembler()
+    assert assembler.add_block(NoninDf2FrameBlock.from_frames(first[:10])) == []
+    # The block after the gap starts mid-packet: its frames up to SYNC are skipped.
+    tail = [dataclasses.replace(first[20], after_gap=True), *first[21:], *second]
+    assert assembler.add_block(NoninDf2FrameBlock.from_frames(tail)) == [
+        NoninDf2Packet.from_frames(second)
+    ]
+    assert _assembled(assembler) == (1, 1, 5)
+
+
+def test_packet_from_wire_needs_125_bytes() -> None:
+    with pytest.raises(FrameError, match="a packet is 125 bytes, got 120"):
+        NoninDf2Packet.from_wire(steady().encode()[:-5])
+
+
+def test_packet_from_wire_rejects_data_bit_7() -> None:
+    raw = bytearray(steady().encode())
+    raw[FrameSlot.SPO2 * FRAME_LEN_BYTES + 3] |= 0x80
+    with pytest.raises(FrameError, match="data bytes have bit 7 clear"):
+        NoninDf2Packet.from_wire(bytes(raw))
+
+
+def test_packet_flags_are_derived_again_by_replace() -> None:
+    quiet = steady()
+    noisy = dataclasses.replace(quiet, statuses=(0x81, *([0xE4] * 24)))
+    assert (quiet.sensor_disconnected, quiet.artifact) == (False, False)
+    assert (noisy.sensor_disconnected, noisy.artifact) == (True, True)
+    assert noisy.perfusion is Perfusion.RED
+    assert noisy == dataclasses.replace(noisy)

@@ -16,9 +16,11 @@ from roomctl.devices.nonin_df2.protocol import (
     PACKET_LEN_FRAMES,
     PACKET_PERIOD_S,
     NoninDf2Decoder,
+    NoninDf2Frame,
     NoninDf2Packet,
     NoninDf2PacketAssembler,
     Perfusion,
+    frames_of,
 )
 from roomctl.readings import Metric, Reading, ReadingStatus
 from simulators.nonin_df2 import FIRMWARE_REVISION, NoninDf2Model, pulse_shape
@@ -53,17 +55,21 @@ STATES = Scenario(
 )
 
 
+def decode(data: bytes) -> list[NoninDf2Frame]:
+    """The frames in ``data`` (blocks expanded)."""
+    return frames_of(NoninDf2Decoder().feed(data))
+
+
 def packets_of(data: bytes) -> list[NoninDf2Packet]:
     assembler = NoninDf2PacketAssembler()
-    frames = NoninDf2Decoder().feed(data)
-    return [p for p in map(assembler.add, frames) if p is not None]
+    return [p for p in map(assembler.add, decode(data)) if p is not None]
 
 
 def readings_of(data: bytes) -> list[tuple[float, Reading]]:
     """Readings with the scenario time of the packet that carried them."""
     driver = NoninDf2Driver("oximeter")
     out: list[tuple[float, Reading]] = []
-    for index, frame in enumerate(NoninDf2Decoder().feed(data)):
+    for index, frame in enumerate(decode(data)):
         for reading in driver.on_frame(frame, index / FRAME_RATE_HZ, AT):
             assert isinstance(reading, Reading)
             start = (index - (PACKET_LEN_FRAMES - 1)) / FRAME_RATE_HZ
@@ -87,7 +93,7 @@ def test_model_emits_frames_at_75_hz() -> None:
 
 
 def test_model_packets_start_with_sync_every_25_frames() -> None:
-    frames = NoninDf2Decoder().feed(NoninDf2Model(TYPICAL).emit(10.0))
+    frames = decode(NoninDf2Model(TYPICAL).emit(10.0))
     assert [i for i, f in enumerate(frames) if f.sync] == list(
         range(0, len(frames), PACKET_LEN_FRAMES)
     )
@@ -201,7 +207,7 @@ def test_model_perfusion_bits_mark_each_beat() -> None:
         hr_jitter_bpm=0.0,
         spo2_jitter_percent=0.0,
     )
-    frames = NoninDf2Decoder().feed(NoninDf2Model(scenario).emit(60.0))
+    frames = decode(NoninDf2Model(scenario).emit(60.0))
     shown = [f.perfusion for f in frames[: 60 * FRAME_RATE_HZ]]
     onsets = [
         i
@@ -215,11 +221,11 @@ def test_model_perfusion_bits_mark_each_beat() -> None:
 
 
 def test_model_pleth_is_pulsatile_and_in_range() -> None:
-    frames = NoninDf2Decoder().feed(NoninDf2Model(TYPICAL, seed=9).emit(10.0))
+    frames = decode(NoninDf2Model(TYPICAL, seed=9).emit(10.0))
     pleth = [f.pleth for f in frames]
     assert all(0 <= v <= 0xFF for v in pleth)
     assert max(pleth) - min(pleth) > 100
-    low = NoninDf2Decoder().feed(NoninDf2Model(STATES, seed=9).emit(80.0))
+    low = decode(NoninDf2Model(STATES, seed=9).emit(80.0))
     weak = [f.pleth for f in low[FRAME_RATE_HZ * 72 : FRAME_RATE_HZ * 80]]
     assert 5 < max(weak) - min(weak) < 40
 
