@@ -27,6 +27,7 @@ from roomctl.events import (
     Command,
     CommandHandled,
     CommandVerb,
+    MusicPlayed,
     NoteAdded,
     OutputFailed,
     Role,
@@ -37,6 +38,8 @@ from roomctl.lighting import MqttLightController
 from roomctl.mqtt.bridge import MqttBridge
 from roomctl.nibp import MeasuringDriver, NibpController
 from roomctl.pipeline import ReadingPipeline
+from roomctl.playlists.controller import MusicController, TrackStarted
+from roomctl.playlists.vlc_player import VlcPlayer
 from roomctl.readings import LinkState
 from roomctl.recorder import Recorder
 from roomctl.roomstate import RoomState
@@ -125,9 +128,24 @@ class Daemon:
                 on_connected=self.lights.reassert,
             )
             self.room_state.add_provider("lights", lambda _now: self.lights_status())
+        self.music: MusicController | None = None
+        if settings.music.enabled:
+            self.music = MusicController(
+                settings.music,
+                player=VlcPlayer.for_output(settings.music.output),
+                clock=self.clock,
+                notify=self.bus.publish,
+                on_track=self._music_played,
+            )
+            music = self.music
+            self.room_state.add_provider(
+                "music", lambda _now: music.snapshot().as_dict()
+            )
         self.director = SceneDirector(
             bus=self.bus,
             lights=self.lights,
+            music=self.music,
+            duck_on=settings.music.should_duck,
             table=settings.lighting.scene_table(),
         )
         self.capture: CaptureWriter | None = None
@@ -201,6 +219,10 @@ class Daemon:
             error = self.director.lights_command(command.args)
             if error is not None:
                 return self._refuse(command, error)
+        elif command.verb is CommandVerb.MUSIC:
+            error = self.director.music_command(command.args)
+            if error is not None:
+                return self._refuse(command, error)
         elif command.verb is CommandVerb.NIBP_START:
             if not self.nibp_controllers:
                 return self._refuse(
@@ -209,6 +231,18 @@ class Daemon:
             for controller in self.nibp_controllers:
                 controller.request_now()
         return self.pipeline.command(command)
+
+    def _music_played(self, started: TrackStarted) -> None:
+        self.bus.publish(
+            MusicPlayed(
+                occurred_mono=started.occurred_mono,
+                occurred_at=started.occurred_at,
+                track_id=started.track_id,
+                title=started.title,
+                phase=started.phase,
+                repeat=started.repeat,
+            )
+        )
 
     def lights_status(self) -> dict[str, object]:
         """The lights' state for the room snapshot."""
@@ -245,7 +279,13 @@ class Daemon:
             route=self.settings.session.route,
             infusion_min=self.settings.session.infusion_min,
         )
-        self.recorder.start_session(opened, self.settings.room.name)
+        patient_ref = self.settings.session.patient_ref
+        self.recorder.start_session(opened, self.settings.room.name, patient_ref)
+        if self.music is not None:
+            self.music.begin_session(
+                heard=self.recorder.heard_tracks(patient_ref),
+                seed=self.session_id,
+            )
         self.bus.publish(opened)
         return opened
 
@@ -277,6 +317,10 @@ class Daemon:
         if self.mqtt is not None:
             tasks["mqtt"] = restarting(
                 "mqtt", self.mqtt.run, on_failure=self._report_failure
+            )
+        if self.music is not None:
+            tasks["music"] = restarting(
+                "music", self.music.run, on_failure=self._report_failure
             )
         if self.lights is not None:
             tasks["lighting"] = restarting(

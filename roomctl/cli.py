@@ -96,10 +96,23 @@ def _replay(args: argparse.Namespace) -> int:
     from roomctl.errors import CaptureError  # noqa: PLC0415 (command-local imports)
     from roomctl.replay import replay  # noqa: PLC0415
 
+    policy = None
+    if args.config is not None:
+        try:
+            policy = load_settings(Path(args.config)).alarms
+        except ConfigError as exc:
+            _print_config_problems(exc)
+            return EXIT_BAD_INPUT
     path = Path(args.capture)
     try:
         with path.open(encoding="utf-8") as stream:
-            replay(stream, sys.stdout, source=str(path), readings=args.readings)
+            replay(
+                stream,
+                sys.stdout,
+                source=str(path),
+                readings=args.readings,
+                policy=policy,
+            )
     except OSError as exc:
         print(f"roomctl: cannot read the capture {path}: {exc}", file=sys.stderr)  # noqa: T201
         return EXIT_BAD_INPUT

@@ -13,7 +13,7 @@ phase's own scene; overrides stay under the phase's brightness ceiling.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, cast
 
 from roomctl.events import (
     AlarmChanged,
@@ -30,7 +30,7 @@ from roomctl.scenes import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Iterable, Mapping
 
     from roomctl.bus import EventBus
     from roomctl.scenes import SceneTable
@@ -55,6 +55,38 @@ class Lights(Protocol):
         ...
 
 
+class Music(Protocol):
+    """What the director needs of the music controller."""
+
+    def set_phase(self, phase: Phase) -> None:
+        """Crossfade to the phase's playlist."""
+        ...
+
+    def duck(self, on: bool) -> None:  # noqa: FBT001 (the controller's signature)
+        """Lower the music under an alarm, or bring it back."""
+        ...
+
+    def play(self) -> None:
+        """Play (or resume)."""
+        ...
+
+    def pause(self) -> None:
+        """Pause."""
+        ...
+
+    def stop(self) -> None:
+        """Fade out and stop."""
+        ...
+
+    def skip(self) -> None:
+        """Crossfade to the next track."""
+        ...
+
+    def set_volume(self, percent: float) -> None:
+        """Ramp to a volume."""
+        ...
+
+
 class SceneDirector:
     """Keeps the lights (and music) in line with the phase, alarms and overrides."""
 
@@ -63,9 +95,14 @@ class SceneDirector:
         *,
         bus: EventBus,
         lights: Lights | None,
+        music: Music | None = None,
+        duck_on: Callable[[Iterable[AlarmPriority]], bool] | None = None,
         table: SceneTable = DEFAULT_SCENE_TABLE,
     ) -> None:
         self._lights = lights
+        self._music = music
+        self._duck_on = duck_on
+        self._ducked: bool | None = None
         self._table = table
         self._sub = bus.open(PhaseChanged, AlarmChanged, name="director")
         self.phase = Phase.PREPARATION
@@ -110,6 +147,23 @@ class SceneDirector:
         self._apply()
         return None
 
+    def music_command(self, args: Mapping[str, object]) -> str | None:
+        """A therapist's ``music`` command: ``None`` when done, else the reason."""
+        if self._music is None:
+            return "music is off in this room"
+        action = args["action"]
+        if action == "volume":
+            self._music.set_volume(float(cast("int", args["volume"])))
+        elif action == "play":
+            self._music.play()
+        elif action == "pause":
+            self._music.pause()
+        elif action == "skip":
+            self._music.skip()
+        else:
+            self._music.stop()
+        return None
+
     def fold(self) -> None:
         """Take every queued event into the director's view."""
         while (event := self._sub.get_nowait()) is not None:
@@ -120,6 +174,8 @@ class SceneDirector:
             self.phase = event.phase
             # An override belongs to the phase it was made in.
             self.override = None
+            if self._music is not None:
+                self._music.set_phase(event.phase)
         elif isinstance(event, AlarmChanged):
             if event.transition in _PRESENT:
                 self._alarms[event.code] = event.priority
@@ -129,9 +185,16 @@ class SceneDirector:
     def _apply(self) -> None:
         if self._lights is not None:
             self._lights.request(self.desired_scene())
+        if self._music is not None and self._duck_on is not None:
+            ducked = self._duck_on(self._alarms.values())
+            if ducked != self._ducked:
+                self._ducked = ducked
+                self._music.duck(ducked)
 
     async def run(self) -> None:
         """Follow the bus until cancelled."""
+        if self._music is not None:
+            self._music.set_phase(self.phase)
         self._apply()
         while True:
             self._take(await self._sub.get())

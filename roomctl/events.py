@@ -238,6 +238,17 @@ class StateSnapshot(BaseEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class MusicPlayed(BaseEvent):
+    """A track became audible (the record keeps it for the no-repeat rule)."""
+
+    track_id: str
+    title: str
+    phase: Phase
+    #: Queued although heard in an earlier session (everything had been heard).
+    repeat: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class OutputFailed(BaseEvent):
     """An auxiliary component (MQTT, music, lights, record) failed; it restarts."""
 
@@ -312,6 +323,7 @@ Event: TypeAlias = (
     | PhaseChanged
     | SessionOpened
     | NoteAdded
+    | MusicPlayed
     | StateSnapshot
     | OutputFailed
     | TechnicalNotice

@@ -21,6 +21,7 @@ from roomctl.events import (
     DeviceLost,
     DeviceStale,
     EpisodeChanged,
+    MusicPlayed,
     NoteAdded,
     OutputFailed,
     PhaseChanged,
@@ -45,6 +46,7 @@ type_name: dict[type[object], str] = {
     PhaseChanged: "phase",
     SessionOpened: "session",
     NoteAdded: "note",
+    MusicPlayed: "music",
     StateSnapshot: "state",
     OutputFailed: "output_failed",
     TechnicalNotice: "notice",
@@ -143,6 +145,7 @@ def to_wire(event: Event, *, t: float) -> list[dict[str, object]]:
         case (
             SessionOpened()
             | NoteAdded()
+            | MusicPlayed()
             | StateSnapshot()
             | OutputFailed()
             | TechnicalNotice()

@@ -163,22 +163,38 @@ class Recorder:
                 f"cannot open the session record {self._path}: {exc}"
             ) from exc
 
-    def start_session(self, opened: SessionOpened, room: str) -> None:
+    def start_session(
+        self, opened: SessionOpened, room: str, patient_ref: str | None = None
+    ) -> None:
         """Write the session row (synchronously: it is small and comes first)."""
         conn = self._require_conn()
         self._session_id = opened.session_id
         with conn:
             conn.execute(
                 "INSERT OR IGNORE INTO sessions"
-                " (id, room, started_at, route, infusion_min) VALUES (?, ?, ?, ?, ?)",
+                " (id, room, started_at, route, infusion_min, patient_ref)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
                 (
                     opened.session_id,
                     room,
                     opened.occurred_at.isoformat(),
                     opened.route.value,
                     opened.infusion_min,
+                    patient_ref,
                 ),
             )
+
+    def heard_tracks(self, patient_ref: str | None) -> set[str]:
+        """Track ids this patient heard in earlier sessions (empty without a ref)."""
+        if patient_ref is None:
+            return set()
+        rows = self._require_conn().execute(
+            "SELECT DISTINCT json_extract(e.payload, '$.track_id') FROM events e"
+            " JOIN sessions s ON s.id = e.session_id"
+            " WHERE e.type = 'music' AND s.patient_ref = ? AND s.id != ?",
+            (patient_ref, self._session_id or ""),
+        )
+        return {str(track) for (track,) in rows if track is not None}
 
     def _require_conn(self) -> sqlite3.Connection:
         if self._conn is None:

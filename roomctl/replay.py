@@ -26,6 +26,7 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, TypeAlias, runtime_checkable
 
+from roomctl.alarms import AlarmEngine, AlarmPolicy
 from roomctl.bus import EventBus
 from roomctl.capture import (
     BytesRecord,
@@ -157,12 +158,24 @@ class Replayer:
         *,
         emit: Callable[[dict[str, object]], None],
         readings: bool = False,
+        policy: AlarmPolicy | None = None,
     ) -> None:
         self.header = header
         self.clock = VirtualClock(start_at=header.started_at)
         self.bus = EventBus()
         self._events = self.bus.open(name="replay", maxlen=1 << 30)
-        self.pipeline = ReadingPipeline(bus=self.bus)
+        # The same engine as the daemon's, on the virtual clock: t = 0 is the
+        # capture's start, so alarm times are seconds since the capture began.
+        self.engine = AlarmEngine(
+            policy if policy is not None else AlarmPolicy(),
+            route=header.route,
+            infusion_min=header.infusion_min,
+            epoch_mono=0.0,
+            epoch_at=header.started_at,
+            devices={n: DRIVERS[p].category for n, p in header.devices.items()},
+        )
+        self.pipeline = ReadingPipeline(bus=self.bus, engine=self.engine)
+        self._engine_second = -1.0
         self._emit = emit
         self._readings = readings
         # Reads the UTC time of a reading worked out ahead: the same arithmetic as
@@ -214,7 +227,12 @@ class Replayer:
 
     def _tick(self, now: float) -> None:
         # The events are printed after the record (``_apply``), in the order published.
-        self.pipeline.tick(now)
+        # The engine is ticked once per virtual second (the contract's minimum); the
+        # cheap stale check runs at every record, as the live watchdog would.
+        second = math.floor(now / TICK_S)
+        if second > self._engine_second:
+            self._engine_second = second
+            self.pipeline.tick(now)
         for name, device in self._device_items:
             if (
                 device.state is LinkState.UP
@@ -373,7 +391,18 @@ class Replayer:
 
     def summary(self) -> ReplaySummary:
         """Counts for the summary line."""
-        out = ReplaySummary(t=self.clock.monotonic())
+        now = self.clock.monotonic()
+        state = self.engine.snapshot(now)
+        out = ReplaySummary(
+            t=now,
+            discharge_ready=state.discharge.ready,
+            active_alarms=[
+                alarm.code
+                for alarm in state.alarms
+                if alarm.condition_present or alarm.latched
+            ],
+            episodes=len(state.episodes),
+        )
         for name, device in self.devices.items():
             stats = device.decoder.stats
             out.frames[name] = stats.frames
@@ -385,7 +414,12 @@ class Replayer:
 
 
 def replay(
-    stream: TextIO, out: TextIO, *, source: str, readings: bool = False
+    stream: TextIO,
+    out: TextIO,
+    *,
+    source: str,
+    readings: bool = False,
+    policy: AlarmPolicy | None = None,
 ) -> ReplaySummary:
     """Replay a capture from ``stream``, writing JSON lines to ``out``.
 
@@ -397,7 +431,7 @@ def replay(
     def emit(line: dict[str, object]) -> None:
         out.write(json.dumps(line, separators=(",", ":")) + "\n")
 
-    replayer = Replayer(header, emit=emit, readings=readings)
+    replayer = Replayer(header, emit=emit, readings=readings, policy=policy)
     for window in _read_ahead(records, READ_AHEAD_RECORDS):
         replayer.apply_many(window)
     summary = replayer.summary()

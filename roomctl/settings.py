@@ -18,6 +18,7 @@ from roomctl.alarms.policy import AlarmPolicy
 from roomctl.errors import ConfigError
 from roomctl.events import Route
 from roomctl.mqtt.settings import MqttSettings
+from roomctl.playlists.settings import MusicSettings
 from roomctl.readings import ProtocolId
 from roomctl.scenes import LightingSettings
 
@@ -94,6 +95,10 @@ class SessionSettings(StrictModel):
     """How the medicine is given: ``iv``, ``im``, ``nasal`` or ``oral``."""
     infusion_min: Annotated[float, Field(gt=0, le=240)] = 40.0
     """Infusion length in minutes (IV; other routes count +40 min from dose)."""
+    patient_ref: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")] | None = None
+    """A pseudonymous patient code (never a name or record number). It stays in the
+    local record, never in MQTT or logs, and lets music avoid tracks this patient
+    heard in earlier sessions."""
 
 
 class NibpSettings(StrictModel):
@@ -124,6 +129,8 @@ class Settings(StrictModel):
     """The MQTT broker the room publishes to and takes commands from."""
     lighting: LightingSettings = LightingSettings()
     """Room lights over MQTT (off until lights are named)."""
+    music: MusicSettings = MusicSettings()
+    """Phase playlists through libVLC (the built-in lyric-free library by default)."""
     alarms: AlarmPolicy = AlarmPolicy()
     """The alarm policy in force (alarm-policy.md defaults; all configurable)."""
     log: LogSettings = LogSettings()

@@ -31,6 +31,7 @@ Decisions on the policy's ambiguities:
 from __future__ import annotations
 
 import enum
+import functools
 import operator
 from collections import deque
 from dataclasses import dataclass
@@ -147,9 +148,12 @@ class ContinuousRuleSpec:
     resolution_suffix: str = ""
 
 
+@functools.lru_cache(maxsize=4096)
 def _limits(
     tests: tuple[Threshold, ...], baseline: float | None
 ) -> tuple[float, ...] | None:
+    # Pure and called for every sample of every band: memoised (the tests are frozen
+    # values and a session has one baseline, so the cache stays tiny).
     limits = tuple(t.limit(baseline) for t in tests)
     if any(limit is None for limit in limits):
         return None

@@ -24,7 +24,8 @@ def test_daemon_stops_cleanly_on_sigterm_within_2_s(
     record = tmp_path / "record.sqlite"
     config = write_config(
         tmp_path / "room.toml",
-        f'[room]\nname = "room-9"\n[record]\npath = "{record}"\n',
+        f'[room]\nname = "room-9"\n[record]\npath = "{record}"\n'
+        "[music]\nenabled = false\n",
     )
     daemon = spawn("-m", "roomctl", "run", "--config", str(config))
     daemon.wait_for(

@@ -36,6 +36,7 @@ def config(
     tmp_path: Path, devices: dict[str, tuple[str, Path]], extra: str = ""
 ) -> Path:
     text = f'[room]\nname = "sys"\n[record]\npath = "{tmp_path / "record.sqlite"}"\n'
+    text += "[music]\nenabled = false\n"
     for name, (protocol, link) in devices.items():
         text += f'[devices.{name}]\nprotocol = "{protocol}"\nport = "{link}"\n'
     return write_config(tmp_path / "room.toml", text + extra)

@@ -315,8 +315,8 @@ def test_replay_output_does_not_depend_on_reading_ahead(seed: int) -> None:
     text = _session_capture(seed)
     one_by_one = _replay_lines(text, None)
     kinds = {json.loads(line)["type"] for line in one_by_one}
-    # No alarm engine yet: the operator input is applied, but prints nothing.
-    assert kinds == {"reading", "link", "summary"}
+    # The operator input moves the phase; the gaps raise technical alarms.
+    assert kinds == {"reading", "link", "phase", "alarm", "summary"}
     assert '"state": "stale"' in "".join(one_by_one)
     for window in (1, 7, 64, 4096):
         assert _replay_lines(text, window) == one_by_one
@@ -341,7 +341,8 @@ def test_replay_prints_the_summary_last() -> None:
     summary = replay(io.StringIO(_session_capture(4)), out, source="s.jsonl")
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     assert lines[-1] == summary.to_json()
-    assert {line["type"] for line in lines[:-1]} == {"link"}  # readings not asked for
+    # Readings were not asked for; links, the phase and alarms always print.
+    assert {line["type"] for line in lines[:-1]} == {"link", "phase", "alarm"}
     assert summary.frames["oximeter"] > 3500
     assert summary.errors["oximeter"]["dropped_bytes"] > 0
 
