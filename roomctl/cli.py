@@ -134,7 +134,12 @@ def _demo(args: argparse.Namespace) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, task.cancel)
         with contextlib.suppress(asyncio.CancelledError):
-            await run_demo(scenario=args.scenario, speed=args.speed, room=args.room)
+            await run_demo(
+                scenario=args.scenario,
+                speed=args.speed,
+                room=args.room,
+                broker=args.broker,
+            )
 
     asyncio.run(main())
     print("roomctl demo stopped.")  # noqa: T201
@@ -167,6 +172,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--scenario", default="typical", help="simulator scenario")
     demo.add_argument("--speed", type=float, default=1.0, help="scenario speed factor")
     demo.add_argument("--room", default="demo", help="room name")
+    demo.add_argument(
+        "--broker",
+        metavar="URL",
+        help="use this MQTT broker (mqtt://host:port) instead of the embedded one",
+    )
     demo.add_argument(
         "--no-console",
         action="store_true",

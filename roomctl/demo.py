@@ -1,9 +1,12 @@
 """``roomctl demo``: a whole room on one machine, with no external services.
 
-Starts the simulated oximeter and NIBP monitor on pseudo-terminals (as their own
-processes: roomctl never imports the simulators), runs the daemon on them with a
-session record in a temporary folder, and prints a live status line until Ctrl-C,
-which stops everything and leaves no process behind.
+Starts an embedded MQTT broker (Debian's mosquitto, on a free loopback port) unless
+``--broker`` names one, the simulated oximeter and NIBP monitor on pseudo-terminals
+and a simulated Zigbee2MQTT bulb (as their own processes: roomctl never imports the
+simulators), runs the daemon on them with music through libVLC (silent when the
+machine has no sound device) and a session record in a temporary folder, and prints
+a live status line until Ctrl-C, which stops everything and leaves no process
+behind.
 """
 
 from __future__ import annotations
@@ -11,7 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shutil
 import signal
+import socket
 import sys
 import tempfile
 from pathlib import Path
@@ -55,6 +60,9 @@ async def _start_simulator(
         str(speed),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.DEVNULL,
+        # Own session: a Ctrl-C in the terminal reaches only the demo, which then
+        # stops the daemon first and its devices and broker after it, in order.
+        start_new_session=True,
     )
     assert proc.stdout is not None  # noqa: S101 (PIPE above)
     async with asyncio.timeout(SIMULATOR_START_TIMEOUT_S):
@@ -64,12 +72,69 @@ async def _start_simulator(
     return proc
 
 
-def demo_settings(folder: Path, room: str) -> Settings:
-    """The demo room's settings: simulators on ptys in ``folder``."""
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def _start_mosquitto(folder: Path) -> tuple[asyncio.subprocess.Process, str]:
+    """An embedded broker on a free loopback port: its process and URL."""
+    binary = shutil.which("mosquitto") or shutil.which("/usr/sbin/mosquitto")
+    if binary is None:
+        raise RuntimeError(
+            "no MQTT broker: install mosquitto (make demo does) or pass --broker URL"
+        )
+    port = _free_port()
+    config = folder / "mosquitto.conf"
+    config.write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+    )
+    proc = await asyncio.create_subprocess_exec(
+        binary,
+        "-c",
+        str(config),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    async with asyncio.timeout(SIMULATOR_START_TIMEOUT_S):
+        while True:
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", port)
+            except OSError:
+                await asyncio.sleep(0.05)
+                continue
+            writer.close()
+            break
+    return proc, f"mqtt://127.0.0.1:{port}"
+
+
+async def _start_light(broker: str, name: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "simulators.light",
+        "--broker",
+        broker,
+        "--name",
+        name,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def demo_settings(folder: Path, room: str, broker: str) -> Settings:
+    """The demo room's settings: simulators on ptys in ``folder``, one bulb."""
     return parse_settings(
         f"""
 [room]
 name = "{room}"
+[mqtt]
+url = "{broker}"
+[lighting]
+lights = ["{room}/ceiling"]
 [devices.oximeter]
 protocol = "nonin-df2"
 port = "{folder / "oximeter"}"
@@ -155,13 +220,21 @@ class StatusLine:
 
 
 async def run_demo(
-    *, scenario: str, speed: float, room: str, out: TextIO = sys.stdout
+    *,
+    scenario: str,
+    speed: float,
+    room: str,
+    broker: str | None = None,
+    out: TextIO = sys.stdout,
 ) -> None:
     """Run the demo until cancelled."""
     with tempfile.TemporaryDirectory(prefix="roomctl-demo-") as tmp:
         folder = Path(tmp)
         sims: list[asyncio.subprocess.Process] = []
         try:
+            if broker is None:
+                process, broker = await _start_mosquitto(folder)
+                sims.append(process)
             for protocol, name in (
                 ("nonin-df2", "oximeter"),
                 ("suntech-advantage", "nibp"),
@@ -169,7 +242,8 @@ async def run_demo(
                 sims.append(
                     await _start_simulator(protocol, folder / name, scenario, speed)
                 )
-            daemon = Daemon(demo_settings(folder, room))
+            sims.append(await _start_light(broker, f"{room}/ceiling"))
+            daemon = Daemon(demo_settings(folder, room, broker))
             status = StatusLine(out)
             subscription = daemon.bus.open(name="demo", maxlen=10_000)
             out.write(

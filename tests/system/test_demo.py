@@ -36,11 +36,14 @@ def test_demo_shows_a_live_room_and_ctrl_c_leaves_no_process(
         timeout=30,
         what="live vitals with a blood pressure",
     )
-    simulators = children_of(demo.popen.pid)
-    assert len(simulators) == 2
+    children = children_of(demo.popen.pid)
+    # The embedded broker, the oximeter, the NIBP monitor and the bulb.
+    assert len(children) == 4
     demo.popen.send_signal(signal.SIGINT)
     assert demo.popen.wait(timeout=10) == 0
     assert "roomctl demo stopped." in demo.stdout()
     assert "Secondary display" in demo.stdout()
-    for pid in simulators:
+    assert "MQTT broker: mqtt://127.0.0.1:" in demo.stdout()
+    assert "level" not in demo.stderr()  # no warning or error logged on the way out
+    for pid in children:
         assert subprocess.run(["kill", "-0", str(pid)], check=False).returncode != 0
