@@ -249,6 +249,7 @@ async def run_demo(
             out.write(
                 f"roomctl demo: room {room}, scenario {scenario}, speed {speed:g}x\n"
             )
+            out.write(f"MQTT broker: {broker} (topics under roomctl/{room}/)\n")
             out.write(f"{SAFETY_NOTICE}\nCtrl-C stops everything.\n")
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(daemon.run(), name="demo.daemon")
