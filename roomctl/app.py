@@ -115,6 +115,7 @@ class Daemon:
                 t0_mono=self.started_mono,
             )
         self.lights: MqttLightController | None = None
+        self._mqtt_up = asyncio.Event()
         if self.mqtt is not None and settings.lighting.lights:
             self.lights = MqttLightController(
                 settings=settings.lighting,
@@ -125,7 +126,7 @@ class Daemon:
             self.mqtt.listen(
                 self.lights.subscriptions,
                 self.lights.handle_message,
-                on_connected=self.lights.reassert,
+                on_connected=self._mqtt_connected,
             )
             self.room_state.add_provider("lights", lambda _now: self.lights_status())
         self.music: MusicController | None = None
@@ -244,6 +245,18 @@ class Daemon:
             )
         )
 
+    async def _lights_when_connected(self) -> None:
+        # The lights speak through the MQTT connection: wait for its first connect
+        # rather than report them unreachable while the daemon is still starting.
+        assert self.lights is not None  # noqa: S101 (the task exists only with lights)
+        await self._mqtt_up.wait()
+        await self.lights.run()
+
+    async def _mqtt_connected(self) -> None:
+        self._mqtt_up.set()
+        if self.lights is not None:
+            await self.lights.reassert()
+
     def lights_status(self) -> dict[str, object]:
         """The lights' state for the room snapshot."""
         return {} if self.lights is None else self.lights.status.as_dict()
@@ -324,7 +337,7 @@ class Daemon:
             )
         if self.lights is not None:
             tasks["lighting"] = restarting(
-                "lighting", self.lights.run, on_failure=self._report_failure
+                "lighting", self._lights_when_connected, on_failure=self._report_failure
             )
         if self.capture is not None:
             tasks["capture"] = restarting(
