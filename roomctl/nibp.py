@@ -15,6 +15,7 @@ import logging
 from typing import TYPE_CHECKING, Protocol
 
 from roomctl.errors import DeviceError
+from roomctl.readings import ReadingStatus
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -27,6 +28,10 @@ _LOGGER = logging.getLogger(__name__)
 FIRST_MEASUREMENT_DELAY_S = 2.0
 #: How often the controller looks at the cycle in force (it follows the phase).
 POLL_S = 1.0
+#: A failed or errored determination is retried after this long rather than on the
+#: next cycle (monitors auto-retry about a minute later; waiting a whole cycle would
+#: leave the patient without a blood pressure and raise "BP overdue").
+RETRY_AFTER_FAILURE_S = 60.0
 
 
 class MeasuringDriver(Protocol):
@@ -47,13 +52,16 @@ class NibpController:
         driver: MeasuringDriver,
         cycle_s: Callable[[], float | None],
         link_up: Callable[[], bool],
+        retry_after_failure_s: float = RETRY_AFTER_FAILURE_S,
     ) -> None:
+        self._retry_after_s = retry_after_failure_s
         self.device = device
         self._driver = driver
         self._cycle_s = cycle_s
         self._link_up = link_up
         self._wake = asyncio.Event()
         self._pending = False
+        self._retry_at: float | None = None
         self._up_since: float | None = None
         self._last_start: float | None = None
         #: Determinations started, and those that failed.
@@ -66,6 +74,8 @@ class NibpController:
 
     def _due(self, now: float, *, requested: bool) -> bool:
         if requested or self._pending:
+            return True
+        if self._retry_at is not None and now >= self._retry_at:
             return True
         cycle = self._cycle_s()
         if cycle is None or self._up_since is None:
@@ -96,14 +106,24 @@ class NibpController:
             if not self._due(now, requested=requested):
                 continue
             self._pending = False
+            self._retry_at = None
             self._last_start = now
             self.started += 1
             try:
                 reading = await self._driver.measure()
             except DeviceError as exc:
                 self.failed += 1
+                self._retry_at = loop.time() + self._retry_after_s
                 _LOGGER.warning("NIBP %s: determination failed: %s", self.device, exc)
                 continue
-            _LOGGER.debug(
-                "NIBP %s: determination done (%s)", self.device, reading.status
-            )
+            if reading.status is not ReadingStatus.OK:
+                self.failed += 1
+                self._retry_at = loop.time() + self._retry_after_s
+                _LOGGER.info(
+                    "NIBP %s: %s; retrying in %g s",
+                    self.device,
+                    reading.error_text or reading.status,
+                    self._retry_after_s,
+                )
+                continue
+            _LOGGER.debug("NIBP %s: determination done", self.device)

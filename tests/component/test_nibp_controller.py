@@ -1,0 +1,60 @@
+"""NibpController with the real SunTech driver and the simulated module."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from datetime import UTC, datetime
+
+from roomctl.devices.suntech_nibp.driver import SuntechDriver, SuntechTimeouts
+from roomctl.devices.suntech_nibp.protocol import SuntechDecoder
+from roomctl.nibp import NibpController
+from roomctl.readings import NibpReading, ReadingStatus
+from simulators.scenarios import TYPICAL, NibpError
+from simulators.suntech_nibp import SuntechModel
+from simulators.transport import MemoryLink
+
+
+async def test_controller_retries_a_failed_determination_soon_not_next_cycle() -> None:
+    # The first determination ends with error 87 (loose cuff); the retry succeeds.
+    scenario = dataclasses.replace(
+        TYPICAL,
+        nibp_inflate_s=0.4,
+        nibp_errors=(NibpError(start_s=0.0, end_s=0.9, code=87),),
+    )
+    link = MemoryLink(SuntechModel(scenario, seed=1))
+    driver = SuntechDriver(
+        "nibp", timeouts=SuntechTimeouts(poll_interval_s=0.05, command_gap_s=0.01)
+    )
+    driver.on_link_up(link)
+    decoder = SuntechDecoder()
+    results: list[NibpReading] = []
+
+    async def pump() -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            data = await link.read()
+            for frame in decoder.feed(data):
+                readings = driver.on_frame(frame, loop.time(), datetime.now(UTC))
+                results.extend(r for r in readings if isinstance(r, NibpReading))
+
+    controller = NibpController(
+        device="nibp",
+        driver=driver,
+        cycle_s=lambda: None,  # on demand: only the request and the retry start one
+        link_up=lambda: True,
+        retry_after_failure_s=0.5,
+    )
+    async with asyncio.TaskGroup() as tg:
+        pumping = tg.create_task(pump())
+        running = tg.create_task(controller.run())
+        controller.request_now()
+        async with asyncio.timeout(10):
+            while len(results) < 2:
+                await asyncio.sleep(0.05)
+        pumping.cancel()
+        running.cancel()
+    assert results[0].status is ReadingStatus.DEVICE_ERROR
+    assert results[0].error_code == 87
+    assert results[1].status is ReadingStatus.OK
+    assert (controller.started, controller.failed) == (2, 1)
