@@ -29,6 +29,7 @@ async def test_controller_retries_a_failed_determination_soon_not_next_cycle() -
     driver.on_link_up(link)
     decoder = SuntechDecoder()
     results: list[NibpReading] = []
+    two_results = asyncio.Event()
 
     async def pump() -> None:
         loop = asyncio.get_running_loop()
@@ -37,6 +38,8 @@ async def test_controller_retries_a_failed_determination_soon_not_next_cycle() -
             for frame in decoder.feed(data):
                 readings = driver.on_frame(frame, loop.time(), datetime.now(UTC))
                 results.extend(r for r in readings if isinstance(r, NibpReading))
+                if len(results) >= 2:
+                    two_results.set()
 
     controller = NibpController(
         device="nibp",
@@ -50,8 +53,7 @@ async def test_controller_retries_a_failed_determination_soon_not_next_cycle() -
         running = tg.create_task(controller.run())
         controller.request_now()
         async with asyncio.timeout(10):
-            while len(results) < 2:
-                await asyncio.sleep(0.05)
+            await two_results.wait()
         pumping.cancel()
         running.cancel()
     assert results[0].status is ReadingStatus.DEVICE_ERROR
