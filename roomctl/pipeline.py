@@ -33,6 +33,12 @@ class Engine(Protocol):
         """Time passed (at least once a second)."""
         ...
 
+    def decoder_errors(
+        self, device: str, error_ratio: float, now: float
+    ) -> list[Event]:
+        """The share of a device's frames failing to parse, over the link window."""
+        ...
+
     def apply(self, command: Command, now: float) -> tuple[list[Event], str | None]:
         """An operator command; ``(events, None)`` or ``([], reason refused)``."""
         ...
@@ -70,6 +76,11 @@ class ReadingPipeline:
                     event.device, link_state(event), event.occurred_mono
                 )
             )
+
+    def decoder_errors(self, device: str, error_ratio: float, now: float) -> None:
+        """Report a device's parse-error share (the link rule judges it)."""
+        if self.engine is not None:
+            self._publish_all(self.engine.decoder_errors(device, error_ratio, now))
 
     def tick(self, now: float) -> None:
         """Let time-based rules run (called at least once a second)."""

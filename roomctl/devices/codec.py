@@ -72,3 +72,38 @@ def zero_sum(data: bytes) -> int:
     '0xa6'
     """
     return (-sum(data)) & 0xFF
+
+
+class ErrorRateWindow:
+    """The share of frames that failed to parse over a sliding window of time.
+
+    A failed frame is a checksum error or a lost frame boundary (resync); the share is
+    ``failed / (failed + valid)`` over the last ``window_s`` seconds, reported at most
+    once per ``report_every_s``. The alarm policy's link row uses it (parse errors
+    above 20 % over 30 s make the link unhealthy).
+
+    >>> window = ErrorRateWindow(window_s=30)
+    >>> window.update(0.0, DecoderStats(frames=0))
+    >>> window.update(1.0, DecoderStats(frames=75, checksum_errors=25))
+    0.25
+    """
+
+    def __init__(self, *, window_s: float, report_every_s: float = 1.0) -> None:
+        self._window_s = window_s
+        self._report_every_s = report_every_s
+        self._marks: list[tuple[float, int, int]] = []
+        self._last_report = float("-inf")
+
+    def update(self, now: float, stats: DecoderStats) -> float | None:
+        """Note the counts at ``now``; the share when a report is due, else None."""
+        failed = stats.checksum_errors + stats.resyncs
+        self._marks.append((now, stats.frames, failed))
+        while len(self._marks) > 1 and now - self._marks[1][0] >= self._window_s:
+            del self._marks[0]
+        if now - self._last_report < self._report_every_s or len(self._marks) < 2:
+            return None
+        self._last_report = now
+        _, frames0, failed0 = self._marks[0]
+        frames = stats.frames - frames0
+        bad = failed - failed0
+        return bad / (frames + bad) if frames + bad else 0.0

@@ -16,6 +16,7 @@ import math
 from typing import TYPE_CHECKING, Protocol
 
 from roomctl.backoff import Backoff
+from roomctl.devices.codec import ErrorRateWindow
 from roomctl.devices.link import open_link
 from roomctl.errors import DeviceDisconnected
 from roomctl.events import DeviceConnected, DeviceLost, DeviceStale
@@ -38,6 +39,9 @@ RECONNECT_BASE_S = 0.1
 RECONNECT_CAP_S = 1.0
 #: A connection that lasted this long resets the backoff.
 HEALTHY_AFTER_S = 5.0
+#: The window over which the share of unparsable frames is reported (alarm policy,
+#: link row: parse errors > 20 % over 30 s).
+PARSE_ERROR_WINDOW_S = 30.0
 #: A link silent this long (after being reported stale) is closed and reopened.
 DEFAULT_REOPEN_AFTER_S = 10.0
 
@@ -101,6 +105,7 @@ class DeviceSupervisor:
         self.driver: DeviceDriver = spec.driver_factory(name)
         self.decoder: Decoder[object] = spec.decoder_factory()
         self.state: LinkState | None = None
+        self._errors = ErrorRateWindow(window_s=PARSE_ERROR_WINDOW_S)
         self._failures = 0
 
     @property
@@ -209,4 +214,7 @@ class DeviceSupervisor:
         for frame in frames:
             for reading in self.driver.on_frame(frame, mono, at):
                 self._pipeline.handle(reading)
+        ratio = self._errors.update(mono, self.decoder.stats)
+        if ratio is not None:
+            self._pipeline.decoder_errors(self.name, ratio, mono)
         return bool(frames)
