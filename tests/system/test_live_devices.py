@@ -190,3 +190,24 @@ def test_unplugged_pty_recovers_within_2_s(
         "no such port" in str(line["msg"]) or "device" in str(line["msg"])
         for line in warnings
     )
+
+
+def test_live_readings_over_a_loopback_tcp_socket(
+    tmp_path: Path, spawn: Callable[..., Proc]
+) -> None:
+    sim = spawn("-m", "simulators", "masimo-ascii1", "--port", "tcp")
+    sim.wait_for(lambda: "socket://" in sim.stdout(), timeout=10, what="the TCP port")
+    url = sim.stdout().strip()
+    assert url.startswith("socket://127.0.0.1:")
+    cfg = config(tmp_path, {"oximeter": ("masimo-ascii1", url)})
+    daemon = spawn("-m", "roomctl", "run", "--config", str(cfg))
+    daemon.wait_for(
+        lambda: count_readings(tmp_path, "oximeter", "spo2_percent") >= 3,
+        timeout=20,
+        what="readings over TCP",
+    )
+    daemon.popen.send_signal(signal.SIGTERM)
+    assert daemon.popen.wait(timeout=5) == 0
+    ok = [r for r in readings(tmp_path) if r[2] == "pulse_rate_bpm" and r[4] == "ok"]
+    assert ok
+    assert all(r[3] is not None and 60 <= r[3] <= 90 for r in ok)
