@@ -33,7 +33,7 @@ def start_sim(
 
 
 def config(
-    tmp_path: Path, devices: dict[str, tuple[str, Path]], extra: str = ""
+    tmp_path: Path, devices: dict[str, tuple[str, Path | str]], extra: str = ""
 ) -> Path:
     text = f'[room]\nname = "sys"\n[record]\npath = "{tmp_path / "record.sqlite"}"\n'
     text += "[music]\nenabled = false\n"
