@@ -101,7 +101,7 @@ class Daemon:
             room=settings.room.name,
             session_id=self.session_id,
             t0_mono=self.started_mono,
-            providers={"engine": self.engine.snapshot},
+            providers={"engine": self.engine.snapshot, "limits": self._limits},
         )
         self._nurse_asked_for: float | None = None
         self.mqtt: MqttBridge | None = None
@@ -256,6 +256,25 @@ class Daemon:
         self._mqtt_up.set()
         if self.lights is not None:
             await self.lights.reassert()
+
+    def _limits(self, _now: float) -> dict[str, object]:
+        """The alarm limits in force, for the console's tiles."""
+        policy = self.settings.alarms
+        return {
+            "spo2_percent": {
+                "low": policy.spo2_low.limit_percent,
+                "severe_low": policy.spo2_desat.limit_percent,
+            },
+            "pulse_rate_bpm": {
+                "low": policy.hr_low.limit_bpm,
+                "high": policy.hr_high.limit_bpm,
+            },
+            "bp": {
+                "sbp_high": policy.bp_high.sbp_mmhg,
+                "dbp_high": policy.bp_high.dbp_mmhg,
+                "sbp_low": policy.bp_low.sbp_mmhg,
+            },
+        }
 
     def lights_status(self) -> dict[str, object]:
         """The lights' state for the room snapshot."""

@@ -139,11 +139,25 @@ def _demo(args: argparse.Namespace) -> int:
                 speed=args.speed,
                 room=args.room,
                 broker=args.broker,
+                console=not args.no_console,
             )
 
     asyncio.run(main())
     print("roomctl demo stopped.")  # noqa: T201
     return EXIT_OK
+
+
+def _console(args: argparse.Namespace) -> int:
+    # Imported here: only the console needs Textual.
+    from roomctl.ui.app import run_console  # noqa: PLC0415
+
+    return run_console(
+        broker_url=args.broker,
+        room=None if args.station else args.room,
+        station=args.station or args.room is None,
+        role=args.role,
+        topic_root=args.topic_root,
+    )
 
 
 def _sim(args: argparse.Namespace) -> int:
@@ -180,9 +194,23 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--no-console",
         action="store_true",
-        help="headless: status lines only (the demo has no console yet either way)",
+        help="headless: status lines instead of the console",
     )
     demo.set_defaults(handler=_demo)
+
+    console = commands.add_parser(
+        "console", help="the nurse console for one room, or the station of all rooms"
+    )
+    console.add_argument("--room", metavar="ROOM", help="the room to show")
+    console.add_argument(
+        "--station", action="store_true", help="every room on the broker"
+    )
+    console.add_argument(
+        "--broker", default="mqtt://127.0.0.1:1883", metavar="URL", help="MQTT broker"
+    )
+    console.add_argument("--role", choices=["nurse", "therapist"], default="nurse")
+    console.add_argument("--topic-root", default="roomctl", metavar="ROOT")
+    console.set_defaults(handler=_console)
 
     sim = commands.add_parser(
         "sim",

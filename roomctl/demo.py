@@ -31,6 +31,7 @@ from roomctl.events import (
     DeviceStale,
     ReadingReceived,
 )
+from roomctl.logs import JsonFormatter
 from roomctl.readings import Metric, NibpReading, Reading, ReadingStatus
 from roomctl.settings import parse_settings
 
@@ -123,6 +124,15 @@ async def _start_light(broker: str, name: str) -> asyncio.subprocess.Process:
         stderr=asyncio.subprocess.DEVNULL,
         start_new_session=True,
     )
+
+
+def _log_to(path: Path) -> None:
+    handler = logging.FileHandler(path)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
 
 
 def demo_settings(folder: Path, room: str, broker: str) -> Settings:
@@ -219,12 +229,26 @@ class StatusLine:
         self._out.flush()
 
 
+async def _run_console(broker: str, room: str) -> int:
+    """The console on this terminal as its own process; its exit code."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "roomctl.ui.app", "--broker", broker, "--room", room
+    )
+    try:
+        return await proc.wait()
+    finally:
+        if proc.returncode is None:
+            proc.terminate()
+            await proc.wait()
+
+
 async def run_demo(
     *,
     scenario: str,
     speed: float,
     room: str,
     broker: str | None = None,
+    console: bool = False,
     out: TextIO = sys.stdout,
 ) -> None:
     """Run the demo until cancelled."""
@@ -251,6 +275,14 @@ async def run_demo(
             )
             out.write(f"MQTT broker: {broker} (topics under roomctl/{room}/)\n")
             out.write(f"{SAFETY_NOTICE}\nCtrl-C stops everything.\n")
+            if console:
+                # The console owns the terminal: the daemon logs to a file instead.
+                _log_to(folder / "daemon.log")
+                async with asyncio.TaskGroup() as tg:
+                    room_task = tg.create_task(daemon.run(), name="demo.daemon")
+                    await _run_console(broker, room)
+                    room_task.cancel()
+                return
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(daemon.run(), name="demo.daemon")
                 while True:

@@ -103,6 +103,9 @@ class ConsoleApp(App[int]):
     CSS_PATH = str(CSS_FILE)
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark,f1", "help", "Help"),
+        # Ctrl-C quits, as in any terminal program (the room keeps running: the
+        # console is only a window onto it).
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
 
     def __init__(
