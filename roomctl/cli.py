@@ -183,7 +183,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser(
         "demo", help="a whole simulated room on this machine, no external services"
     )
-    demo.add_argument("--scenario", default="typical", help="simulator scenario")
+    demo.add_argument(
+        "--scenario",
+        default="demo",
+        help="simulator scenario: demo (a BP rise within minutes) or typical",
+    )
     demo.add_argument("--speed", type=float, default=1.0, help="scenario speed factor")
     demo.add_argument("--room", default="demo", help="room name")
     demo.add_argument(

@@ -223,4 +223,35 @@ TYPICAL = Scenario(
     ),
 )
 
-SCENARIOS: dict[str, Scenario] = {TYPICAL.name: TYPICAL}
+#: The demo: a compressed ketamine response a newcomer sees within minutes. With the
+#: demo's 2-minute pre-dose NIBP cycle the baseline (about 124/78) is ready after
+#: 4 min; dose then, and the rise opens a BP episode around 8 min and reaches the
+#: absolute limit (an alarm to acknowledge) around 12 min, then resolves.
+DEMO = Scenario(
+    name="demo",
+    description="Demo: baseline 124/78, then a large transient BP and HR rise "
+    "(episode, bp.rise and bp.high) within a quarter of an hour, then recovery.",
+    duration_s=60 * MIN,
+    keyframes=(
+        Keyframe(
+            t_s=0,
+            spo2_percent=98,
+            pulse_rate_bpm=72,
+            systolic_mmhg=123,
+            diastolic_mmhg=77,
+        ),
+        Keyframe(t_s=5 * MIN, systolic_mmhg=126, diastolic_mmhg=79, pulse_rate_bpm=74),
+        Keyframe(t_s=8 * MIN, systolic_mmhg=168, diastolic_mmhg=101, pulse_rate_bpm=96),
+        Keyframe(
+            t_s=12 * MIN, systolic_mmhg=186, diastolic_mmhg=112, pulse_rate_bpm=104
+        ),
+        Keyframe(
+            t_s=16 * MIN, systolic_mmhg=176, diastolic_mmhg=104, pulse_rate_bpm=98
+        ),
+        Keyframe(t_s=24 * MIN, systolic_mmhg=150, diastolic_mmhg=92, pulse_rate_bpm=84),
+        Keyframe(t_s=32 * MIN, systolic_mmhg=132, diastolic_mmhg=82, pulse_rate_bpm=76),
+        Keyframe(t_s=45 * MIN, systolic_mmhg=126, diastolic_mmhg=79, pulse_rate_bpm=73),
+    ),
+)
+
+SCENARIOS: dict[str, Scenario] = {TYPICAL.name: TYPICAL, DEMO.name: DEMO}
