@@ -50,6 +50,8 @@ OVERRIDE_FIELDS: dict[str, str] = {
 }
 
 
+_PR, _SPO2 = Metric.PULSE_RATE_BPM, Metric.SPO2_PERCENT
+
 #: Every part of a baseline, as ``BaselineValues.missing`` names them.
 ALL_PARTS = ("bp", "hr", "spo2")
 
@@ -61,9 +63,12 @@ class BaselineBuilder:
         self._policy = policy
         self._hold_s = hold_s
         self._bp: list[tuple[float, float, float]] = []
+        self._window_s = policy.window_s
+        self._pr: deque[tuple[float, float]] = deque()
+        self._spo2: deque[tuple[float, float]] = deque()
         self._samples: dict[Metric, deque[tuple[float, float]]] = {
-            Metric.PULSE_RATE_BPM: deque(),
-            Metric.SPO2_PERCENT: deque(),
+            Metric.PULSE_RATE_BPM: self._pr,
+            Metric.SPO2_PERCENT: self._spo2,
         }
 
     def add_bp(self, t: float, sbp: float, dbp: float) -> None:
@@ -72,9 +77,14 @@ class BaselineBuilder:
 
     def add_sample(self, metric: Metric, t: float, value: float) -> None:
         """A valid pre-dose HR or SpO2 sample."""
-        samples = self._samples[metric]
+        if metric is _PR:
+            samples = self._pr
+        elif metric is _SPO2:
+            samples = self._spo2
+        else:
+            samples = self._samples[metric]
         samples.append((t, value))
-        while samples[0][0] < t - self._policy.window_s - self._hold_s:
+        while samples[0][0] < t - self._window_s - self._hold_s:
             samples.popleft()
 
     def bp(self) -> tuple[float, float] | None:

@@ -31,9 +31,11 @@ the ``bp.high`` row, applied to every audible alarm):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from roomctl.alarms.signal import TIME_SLACK_S
 from roomctl.alarms.state import AlarmView, AudioView
 from roomctl.events import AlarmChanged, AlarmPriority, AlarmTransition
 
@@ -87,6 +89,8 @@ class _Alarm:
     sounding_since: float = 0.0
     #: When the next reminder is due (acknowledged and present).
     reminder_due: float | None = None
+    #: The assertion last taken (the same object again changes nothing).
+    source: Assertion | None = None
 
     def take(self, assertion: Assertion) -> None:
         """Follow the rule's latest value and text, silently."""
@@ -98,6 +102,7 @@ class _Alarm:
         latch_at = assertion.latch_at
         if latch_at is not None and self.priority.rank >= latch_at.rank:
             self.latched = True
+        self.source = assertion
 
 
 class AlarmBoard:
@@ -109,6 +114,8 @@ class AlarmBoard:
         self._alarms: dict[str, _Alarm] = {}
         self._paused_until: float | None = None
         self._paused_by: Role | None = None
+        #: ``timers`` has nothing to do before this (``-inf``: look again).
+        self.timers_due = -math.inf
 
     # ------------------------------------------------------------ queries
 
@@ -222,6 +229,7 @@ class AlarmBoard:
 
     def _end(self, alarm: _Alarm, now: float) -> AlarmChanged | None:
         """The rule no longer asserts ``alarm``'s condition."""
+        self.timers_due = -math.inf
         alarm.condition_present = False
         alarm.ended_mono = now
         alarm.reminder_due = None
@@ -247,6 +255,8 @@ class AlarmBoard:
             if alarm is None:
                 events.append(self._raise(assertion, now))
                 continue
+            if alarm.source is assertion and alarm.condition_present:
+                continue  # asserted as it was: nothing to follow
             event = self._follow(alarm, assertion, now)
             if event is not None:
                 events.append(event)
@@ -256,6 +266,8 @@ class AlarmBoard:
                 if ended is not None:
                     events.append(ended)
         self._break_through(events, now)
+        if events:
+            self.timers_due = -math.inf
         return events
 
     def _break_through(self, events: list[AlarmChanged], now: float) -> None:
@@ -292,16 +304,35 @@ class AlarmBoard:
 
     def timers(self, now: float) -> list[AlarmChanged]:
         """Pause expiry, volume-up and reminders due at ``now``."""
+        if now < self.timers_due:
+            return []
         events: list[AlarmChanged] = []
         if self._paused_until is not None and now >= self._paused_until:
             events.extend(self._end_pause(now))
-        if self._paused(now):
+        if self._paused_until is not None and self._paused(now):
+            self.timers_due = self._paused_until
             return events
         for alarm in self._alarms.values():
             event = self._volume_up(alarm, now) or self._remind(alarm, now)
             if event is not None:
                 events.append(event)
+        self.timers_due = self._next_timer()
         return events
+
+    def _next_timer(self) -> float:
+        """When ``timers`` next may do something, with no other change before."""
+        due = math.inf
+        volume_up = self._policy.volume_up_after_s
+        for alarm in self._alarms.values():
+            if (
+                alarm.volume_step == 0
+                and not alarm.acknowledged
+                and self._audible(alarm)
+            ):
+                due = min(due, alarm.sounding_since + volume_up - TIME_SLACK_S)
+            if alarm.reminder_due is not None:
+                due = min(due, alarm.reminder_due)
+        return due
 
     def _volume_up(self, alarm: _Alarm, now: float) -> AlarmChanged | None:
         if (
@@ -329,6 +360,7 @@ class AlarmBoard:
         self, code: str | None, by: Role | None, now: float
     ) -> tuple[list[AlarmChanged], str | None]:
         """Silence one alarm (or every unacknowledged one); refuse with a reason."""
+        self.timers_due = -math.inf
         if code is None:
             targets = [a for a in self._alarms.values() if not a.acknowledged]
             if not targets:
@@ -356,6 +388,7 @@ class AlarmBoard:
         self, code: str, by: Role | None, now: float
     ) -> tuple[list[AlarmChanged], str | None]:
         """Reset a latched alarm whose condition has ended; refuse with a reason."""
+        self.timers_due = -math.inf
         alarm = self._alarms.get(code)
         if alarm is None:
             return [], f"There is no active alarm {code}; nothing to reset."
@@ -372,6 +405,7 @@ class AlarmBoard:
 
     def pause(self, by: Role | None, now: float) -> None:
         """Start (or restart) the audio pause."""
+        self.timers_due = -math.inf
         self._paused_until = now + self._policy.pause_s
         self._paused_by = by
 

@@ -12,6 +12,17 @@ rules' assertions go to the ``AlarmBoard``, and the transitions come back as eve
 So ``evaluate`` never waits for the next ``tick`` to raise what a reading made due,
 and ``tick`` (at least once a second) covers the time in between.
 
+The engine judges every reading inline (a 4-hour Nonin session is ~94,000 calls), so
+each step of that ending runs only where it can change something, and gives the same
+result as running it always: a continuous rule is advanced when a delay or resolution
+it is waiting for may be met or its held sample ends (``Channel``), and fed only the
+samples that change a run; a technical rule only while its condition or its timer is
+running; the assertions only of the rules that changed, and the board only when an
+assertion did (``AlarmBoard.timers`` keeps its own next due time). Readings and
+commands that change the rules' inputs (NIBP, baseline, phase) make the engine look at
+everything again. ``tests/unit/alarms/test_equivalence.py`` holds the engine to the
+event record of long randomized sessions made before this tuning.
+
 Not-live data is never judged as live: a non-OK oximeter reading suspends its metric's
 rules, a held SpO2/PR sample stands for at most the sample hold, an NIBP reading is
 judged once on arrival (never again as it ages), and an NIBP reading that arrives more
@@ -62,10 +73,11 @@ from typing import TYPE_CHECKING
 from roomctl.alarms.baseline import Baseline, BaselineBuilder
 from roomctl.alarms.board import AlarmBoard, Assertion
 from roomctl.alarms.bp import Bp, BpRule, QuestionableRule, bp_specs, implausible
+from roomctl.alarms.channel import Channel
 from roomctl.alarms.episodes import BpResponse, EpisodeLog, HrResponse, minutes_text
 from roomctl.alarms.rules import ContinuousRule, Spo2LowRule, continuous_specs
 from roomctl.alarms.session import Session
-from roomctl.alarms.signal import SignalTrack
+from roomctl.alarms.signal import TIME_SLACK_S, SignalTrack
 from roomctl.alarms.state import (
     BaselineValues,
     BaselineView,
@@ -90,7 +102,7 @@ from roomctl.events import (
     Role,
     Route,
 )
-from roomctl.readings import Metric, NibpReading, Reading
+from roomctl.readings import Metric, NibpReading, Reading, ReadingStatus
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -111,6 +123,23 @@ DEFAULT_DEVICES: Mapping[str, str] = {"oximeter": OXIMETER, "nibp": NIBP}
 CONTINUOUS = (Metric.PULSE_RATE_BPM, Metric.SPO2_PERCENT)
 
 _Outcome = tuple[list["Event"], str | None]
+
+_PR = Metric.PULSE_RATE_BPM
+_SPO2 = Metric.SPO2_PERCENT
+_OK = ReadingStatus.OK
+
+#: The assertions, in the order the board takes them; one bit each when it changed.
+_PREDOSE, _RISE, _BP, _HR, _LOW, _SPO2_RULES = 1, 2, 4, 8, 16, 32
+_SIGNAL, _DATA, _OVERDUE, _QUESTIONABLE, _LINKS, _MISSING = (
+    64,
+    128,
+    256,
+    512,
+    1024,
+    2048,
+)
+_GROUPS = 12
+_ALL = (1 << _GROUPS) - 1
 
 
 class AlarmEngine:
@@ -151,13 +180,30 @@ class AlarmEngine:
         self._board = AlarmBoard(policy.audio, self._stamp)
         hold = policy.spo2_data.sample_hold_s
         self._tracks = {
-            Metric.PULSE_RATE_BPM: SignalTrack(
+            _PR: SignalTrack(
                 median_window_s=policy.hr_high.median_window_s, hold_s=hold
             ),
-            Metric.SPO2_PERCENT: SignalTrack(median_window_s=hold, hold_s=hold),
+            # No SpO2 rule judges a median: the window is never sorted.
+            _SPO2: SignalTrack(median_window_s=hold, hold_s=hold, keep_median=False),
         }
         self._rules = [ContinuousRule(spec) for spec in continuous_specs(policy)]
         self._spo2_low = Spo2LowRule(policy.spo2_low)
+        self._pr = Channel(
+            _PR,
+            self._tracks[_PR],
+            tuple(r for r in self._rules if r.spec.metric is _PR),
+            low=None,
+            hold_s=hold,
+        )
+        # The HR response judges the PR median: keep it sorted whatever the rules.
+        self._pr.smoothed = True
+        self._spo2 = Channel(
+            _SPO2,
+            self._tracks[_SPO2],
+            tuple(r for r in self._rules if r.spec.metric is not _PR),
+            low=self._spo2_low,
+            hold_s=hold,
+        )
         high, severe, low = bp_specs(policy)
         self._bp_high, self._bp_severe = BpRule(high), BpRule(severe)
         self._bp_low = BpRule(low)
@@ -192,6 +238,39 @@ class AlarmEngine:
         #: While ``tech.nibp.overdue`` holds: the last reading (or dose) and the cycle.
         self._overdue_since: tuple[float, float] | None = None
         self._stat = False
+        self._has_nibp = NIBP in categories
+        self._lost_after_s = policy.spo2_data.low_after_s
+        #: The NIBP cycle for times in ``[_cycle_from, _cycle_until)`` until the next
+        #: reading or command (``nibp_cycle_s`` is asked for at every record).
+        self._cycle: float | None = None
+        self._cycle_from, self._cycle_until = math.inf, -math.inf
+        #: The age ``tech.nibp.overdue`` last showed (seconds, minutes).
+        self._overdue_shown: tuple[int, str] | None = None
+        #: ``_follow_overdue`` changes nothing before this (``-inf``: look again).
+        self._overdue_due = -math.inf
+        #: Some link is unhealthy or alarming (its rule must be advanced).
+        self._links_busy = True
+        #: The assertions in force, one list per group (see ``_GROUPS``) ...
+        self._asserted: list[list[Assertion | None]] = [[] for _ in range(_GROUPS)]
+        #: ... and the groups that may have changed since the board last saw them.
+        self._dirty = _ALL
+        #: Whether ``bp.rise`` was past its deadline when last asserted.
+        self._rise_late: bool | None = None
+        #: How each group's assertions are made, in the board's order (``_GROUPS``).
+        self._builders: tuple[Callable[[float], list[Assertion | None]], ...] = (
+            lambda _now: [self._predose()],
+            self._assert_rise,
+            self._assert_bp,
+            lambda _now: [rule.assertion() for rule in self._pr.rules],
+            lambda _now: [self._spo2_low.assertion()],
+            lambda _now: [rule.assertion() for rule in self._spo2.rules],
+            lambda _now: [self._signal.assertion()],
+            self._assert_data,
+            lambda now: [self._overdue(now)],
+            lambda _now: [self._questionable.assertion()],
+            self._assert_links,
+            lambda _now: [self._baseline_missing()],
+        )
         self._handlers: dict[CommandVerb, Callable[[Command, float], _Outcome]] = {
             CommandVerb.PHASE: self._cmd_phase,
             CommandVerb.INFUSION_END: self._cmd_infusion_end,
@@ -214,22 +293,34 @@ class AlarmEngine:
 
     def evaluate(self, reading: AnyReading, now: float) -> list[Event]:
         """Judge one reading; return the transitions it (and time) caused."""
-        now = self._clock(now)
-        events: list[Event] = []
+        clock = self._now
+        if now > clock:
+            self._now = now
+        else:
+            now = clock
         if isinstance(reading, NibpReading):
+            events: list[Event] = []
             if self._category(reading.device, NIBP):
                 events.extend(self._nibp(reading, now))
-        elif reading.metric in CONTINUOUS:
-            if self._category(reading.device, OXIMETER):
-                events.extend(self._continuous(reading))
-        elif reading.metric is Metric.CUFF_PRESSURE_MMHG:
+            # Every BP rule, the schedule and the overdue alarm may have moved.
+            self._cycle_from, self._cycle_until = math.inf, -math.inf
+            self._overdue_due = -math.inf
+            self._dirty = _ALL
+            return self._finish(now, events)
+        metric = reading.metric
+        if metric is _PR or metric is _SPO2:
+            if self._devices.get(reading.device, OXIMETER) == OXIMETER:
+                return self._finish(now, self._continuous(reading, metric))
+        elif metric is Metric.CUFF_PRESSURE_MMHG:
             self._cuff(reading)
-        return self._finish(now, events)
+        return self._finish(now, [])
 
     def link_changed(self, device: str, state: LinkState, now: float) -> list[Event]:
         """A device link came up, was lost or went stale."""
         now = self._clock(now)
         self._link(device).link(state, now)
+        self._links_busy = True
+        self._dirty |= _LINKS
         return self._finish(now, [])
 
     def decoder_errors(
@@ -238,6 +329,8 @@ class AlarmEngine:
         """The share of a device's frames failing to parse (over the link window)."""
         now = self._clock(now)
         self._link(device).errors(error_ratio, now)
+        self._links_busy = True
+        self._dirty |= _LINKS
         return self._finish(now, [])
 
     def tick(self, now: float) -> list[Event]:
@@ -254,11 +347,18 @@ class AlarmEngine:
         events, refusal = handler(command, at)
         if refusal is not None:
             return [], refusal
+        self._forget()
         return self._finish(self._clock(at), events), None
 
     def nibp_cycle_s(self, now: float) -> float | None:
         """Seconds between NIBP determinations now; ``None``: on demand."""
-        return self._session.nibp_cycle_s(now, bp_rule_active=self._bp_rule_active())
+        if self._cycle_from <= now < self._cycle_until:
+            return self._cycle
+        cycle, self._cycle_from, self._cycle_until = self._session.nibp_cycle(
+            now, bp_rule_active=self._bp_rule_active()
+        )
+        self._cycle = cycle
+        return cycle
 
     def nibp_stat_requested(self) -> bool:
         """Whether a severe reading asked for a STAT repeat not yet taken."""
@@ -268,6 +368,15 @@ class AlarmEngine:
         """Take (and clear) the STAT request; whether there was one."""
         wanted, self._stat = self._stat, False
         return wanted
+
+    def _forget(self) -> None:
+        """A command may have changed anything: look at everything again."""
+        self._pr.forget()
+        self._spo2.forget()
+        self._cycle_from, self._cycle_until = math.inf, -math.inf
+        self._overdue_due = -math.inf
+        self._links_busy = True
+        self._dirty = _ALL
 
     # ------------------------------------------------------------ readings
 
@@ -285,73 +394,144 @@ class AlarmEngine:
         if value is not None and value > self._policy.spo2_signal.cuff_inflated_mmhg:
             self._cuff_inflated = reading.received_mono
 
-    def _continuous(self, reading: Reading) -> list[Event]:
-        metric, t = reading.metric, reading.received_mono
-        track = self._tracks[metric]
-        if not track.in_order(t):
+    def _continuous(self, reading: Reading, metric: Metric) -> list[Event]:
+        t = reading.received_mono
+        channel = self._pr if metric is _PR else self._spo2
+        last = channel.track.last_t
+        if last is not None and t < last:
             return []  # out of order: must not reset a delay or an integral
         # Sample-and-hold: first close the interval the held sample stood for (a
         # delay that ends at t was met before t's sample replaces it), then take it.
-        self._advance_metric(metric, t)
-        events: list[Event] = []
-        if reading.value is None:
+        # After a gap the held sample may be live again at t: judge in full.
+        if t >= channel.due or not channel.was_live:
+            self._judge(channel, t)
+        elif channel.low_busy:
+            self._integrate(t)
+        elif t > channel.latest:
+            channel.latest = t
+        value = reading.value
+        events = self._take(channel, t, value)
+        self._frame(metric, t, value, reading.status)
+        # Again, for delays of 0 s (desat below 80 %: "immediate"). A sample below
+        # the ``spo2.low`` limit is never quiet, so this judges it in full.
+        if t >= channel.due:
+            self._judge(channel, t)
+        elif t > channel.latest:
+            channel.latest = t
+        return events
+
+    def _take(self, channel: Channel, t: float, value: float | None) -> list[Event]:
+        track = channel.track
+        if value is None:
             # A flagged or empty frame: the metric's rules are suspended (policy
             # row "SpO2 signal quality"); nothing is held any more.
             track.suspend(t)
+            channel.forget()
+            return []
+        track.put(t, value)
+        lo, hi = channel.raw_lo, channel.raw_hi
+        median = track.median() if channel.smoothed else value
+        if not (lo <= value <= hi and lo <= median <= hi):
+            events = self._sample(channel, t, value)
+            channel.forget()
+            return events
+        # Quiet: no rule, run or dip changes (``Channel``); the held sample lives on
+        # from its time (``Channel.refresh``).
+        due, rules_due = t + channel.hold_s - TIME_SLACK_S, channel.rules_due
+        if due < rules_due:
+            channel.due = due
         else:
-            track.put(t, reading.value)
-            events.extend(self._sample(metric, t, reading.value))
-        self._signal.status(t, metric, reading.status)
-        # Data freshness counts frames the device sent, flagged or not.
-        valid_frame = reading.value is not None or reading.status in SIGNAL_TEXT
-        if (
-            metric is Metric.SPO2_PERCENT
-            and valid_frame
-            and self._data_lost is not None
+            channel.due = rules_due
+        dose = self._session.dose_mono
+        if dose is None:
+            self._baseline.builder.add_sample(channel.metric, t, value)
+            return []
+        if channel is self._pr and not (
+            channel.response_lo <= median <= channel.response_hi
         ):
-            self._data_lost.frame(t)
-        # Again, for delays of 0 s (desat below 80 %: "immediate").
-        self._advance_metric(metric, t)
-        return events
+            # The HR episode moves on (a new peak, a crossing, settling).
+            baseline = self._metric_baseline(_PR)
+            moved = self._hr_response.sample(
+                t, median, dose_mono=dose, baseline=baseline
+            )
+            self._plan_response(median, baseline)
+            return list(moved)
+        return []
+
+    def _frame(
+        self, metric: Metric, t: float, value: float | None, status: ReadingStatus
+    ) -> None:
+        signal = self._signal
+        if status is not _OK or signal.bad or signal.since is not None:
+            shown = signal.shown()
+            signal.status(t, metric, status)
+            if signal.shown() != shown:
+                self._dirty |= _SIGNAL
+        # Data freshness counts frames the device sent, flagged or not.
+        lost = self._data_lost
+        if (
+            metric is _SPO2
+            and lost is not None
+            and (value is not None or status in SIGNAL_TEXT)
+        ):
+            if lost.active:
+                shown = lost.shown()
+                lost.frame(t)
+                if lost.shown() != shown:
+                    self._dirty |= _DATA
+            elif t > lost.last_frame:
+                lost.last_frame = t
 
     def _metric_baseline(self, metric: Metric) -> float | None:
         if self._rule_baseline is None:
             return None
-        if metric is Metric.PULSE_RATE_BPM:
+        if metric is _PR:
             return self._rule_baseline.hr_bpm
         return self._rule_baseline.spo2_percent
 
-    def _sample(self, metric: Metric, t: float, value: float) -> list[Event]:
-        track = self._tracks[metric]
+    def _sample(self, channel: Channel, t: float, value: float) -> list[Event]:
+        metric = channel.metric
         baseline = self._metric_baseline(metric)
-        median = track.median()
-        for rule in self._rules:
-            if rule.spec.metric is metric:
-                rule.sample(t, value, median, baseline)
-        if metric is Metric.SPO2_PERCENT:
-            self._spo2_low.sample(t, value)
+        median = channel.track.median() if channel.smoothed else value
+        for rule in channel.rules:
+            rule.sample(t, value, median, baseline)
+        if channel.low is not None:
+            channel.low.sample(t, value)
         dose = self._session.dose_mono
         if dose is None:
             # Pre-dose samples make the HR/SpO2 baseline (policy, "Baseline").
             self._baseline.builder.add_sample(metric, t, value)
             return []
-        if metric is Metric.SPO2_PERCENT:
+        if metric is _SPO2:
             return []
         return list(
             self._hr_response.sample(t, median, dose_mono=dose, baseline=baseline)
         )
 
-    def _advance_metric(self, metric: Metric, now: float) -> None:
-        track = self._tracks[metric]
-        live = track.live(now)
-        baseline = self._metric_baseline(metric)
-        value = track.value
-        held = (value, track.median()) if live and value is not None else None
-        for rule in self._rules:
-            if rule.spec.metric is metric:
-                rule.advance(now, held, baseline)
-        if metric is Metric.SPO2_PERCENT:
-            self._spo2_low.advance(now, None if held is None else held[0])
+    def _judge(self, channel: Channel, now: float) -> None:
+        """Advance the channel's rules to ``now`` in full, then plan the next call."""
+        baseline = self._metric_baseline(channel.metric)
+        held, changed = channel.judge(now, baseline)
+        if changed:
+            self._dirty |= _HR if channel is self._pr else _LOW | _SPO2_RULES
+        if held is None:
+            return
+        channel.plan(held, baseline)
+        if channel is self._pr and self._session.dose_mono is not None:
+            self._plan_response(held[1], baseline)
+
+    def _plan_response(self, median: float, baseline: float | None) -> None:
+        """The PR medians the HR episode takes without a change (after dose start)."""
+        pr = self._pr
+        pr.response_lo, pr.response_hi = self._hr_response.still(median, baseline)
+
+    def _integrate(self, now: float) -> None:
+        """``spo2.low`` below its limit: its integral moves on at every call."""
+        low = self._spo2_low
+        shown = low.shown()
+        low.advance(now, self._spo2.track.value)
+        if low.shown() != shown:
+            self._dirty |= _LOW
 
     def _nibp(self, reading: NibpReading, now: float) -> list[Event]:
         t = reading.received_mono
@@ -395,30 +575,101 @@ class AlarmEngine:
         return base.sbp_mmhg, base.dbp_mmhg
 
     def _bp_rule_active(self) -> bool:
-        return self._bp_high.active or self._bp_severe.active or self._bp_low.active
+        return (
+            self._bp_high.priority is not None
+            or self._bp_severe.priority is not None
+            or self._bp_low.priority is not None
+        )
 
     # ------------------------------------------------------------ time-based rules
 
     def _finish(self, now: float, events: list[Event]) -> list[Event]:
-        for metric in CONTINUOUS:
-            self._advance_metric(metric, now)
-        if self._session.dosed:
-            live = self._tracks[Metric.PULSE_RATE_BPM].live(now)
-            events.extend(self._hr_response.advance(now, live=live))
-        if self._data_lost is not None:
-            during = self._session.during_infusion(now)
-            self._data_lost.advance(now, during_infusion=during)
-        self._signal.advance(
-            now,
-            cuff_inflating=self._cuff_inflating(now),
-            live=self._tracks[Metric.SPO2_PERCENT].live(now),
-        )
+        # Each step is skipped only where the policy's own code would change nothing
+        # at ``now`` (see ``Channel`` for the continuous rules).
+        pr = self._pr
+        if now >= pr.due:
+            self._judge(pr, now)
+            pr_live = False  # not known
+        else:
+            # Skipped after a live judgement: the held sample is live now.
+            pr_live = pr.was_live
+        spo2 = self._spo2
+        if now >= spo2.due:
+            self._judge(spo2, now)
+        elif spo2.low_busy:
+            self._integrate(now)
+        elif now > spo2.latest:
+            spo2.latest = now
+        if self._session.dose_mono is not None and (
+            not pr_live or self._hr_response.episode is not None
+        ):
+            self._follow_hr(now, events)
+        self._follow_technical(now)
+        if self._dirty and self._reassert(now):
+            events.extend(self._board.sync(self._assertions(), now))
+        if now >= self._board.timers_due:
+            events.extend(self._board.timers(now))
+        return events
+
+    def _follow_technical(self, now: float) -> None:
+        lost = self._data_lost
+        if lost is not None and (
+            lost.active or now - lost.last_frame >= self._lost_after_s
+        ):
+            shown = lost.shown()
+            lost.advance(now, during_infusion=self._session.during_infusion(now))
+            if lost.shown() != shown:
+                self._dirty |= _DATA
+        signal = self._signal
+        if signal.since is not None:
+            shown = signal.shown()
+            signal.advance(
+                now,
+                cuff_inflating=self._cuff_inflating(now),
+                live=self._spo2.track.live(now),
+            )
+            if signal.shown() != shown:
+                self._dirty |= _SIGNAL
+        if self._links_busy:
+            self._follow_links(now)
+        if now >= self._overdue_due:
+            self._follow_overdue(now)
+        overdue = self._overdue_since
+        if overdue is not None:
+            # Its text counts the minutes, its value the seconds.
+            age = now - overdue[0]
+            shown = (round(age), f"{age / 60:.0f}")
+            if shown != self._overdue_shown:
+                self._overdue_shown = shown
+                self._dirty |= _OVERDUE
+        if self._bp_response.rise_active and self._rise_is_late(now) != self._rise_late:
+            self._dirty |= _RISE
+
+    def _follow_hr(self, now: float, events: list[Event]) -> None:
+        # The HR episode closes on a settled, live median (``HrResponse.advance``);
+        # without a settling run, or with a live one and no episode, nothing moves.
+        response = self._hr_response
+        if response.close_run.since is None:
+            return
+        live = self._pr.track.live(now)
+        if live and response.episode is None:
+            return
+        closed = response.advance(now, live=live)
+        if closed or not live:
+            self._pr.forget()
+        events.extend(closed)
+
+    def _follow_links(self, now: float) -> None:
+        busy = False
         for link in self._links.values():
             link.advance(now)
-        self._follow_overdue(now)
-        events.extend(self._board.sync(self._assertions(now), now))
-        events.extend(self._board.timers(now))
-        return events
+            busy = busy or link.active or not link.healthy
+        self._links_busy = busy
+        self._dirty |= _LINKS
+
+    def _rise_is_late(self, now: float) -> bool:
+        deadline = self._session.rise_deadline()
+        return deadline is not None and now >= deadline
 
     def _cuff_inflating(self, now: float) -> bool:
         policy = self._policy.spo2_signal
@@ -428,27 +679,37 @@ class AlarmEngine:
             and now - self._cuff_inflated <= policy.cuff_recent_s
         )
 
-    def _assertions(self, now: float) -> list[Assertion]:
-        pr = Metric.PULSE_RATE_BPM
-        hr_rules = [r.assertion() for r in self._rules if r.spec.metric is pr]
-        spo2_rules = [r.assertion() for r in self._rules if r.spec.metric is not pr]
-        items = [
-            self._predose(),
-            self._bp_response.assertion(now, self._session.rise_deadline()),
-            self._bp_high.assertion(),
-            self._bp_severe.assertion(),
-            self._bp_low.assertion(),
-            *hr_rules,
-            self._spo2_low.assertion(),
-            *spo2_rules,
-            self._signal.assertion(),
-            None if self._data_lost is None else self._data_lost.assertion(),
-            self._overdue(now),
-            self._questionable.assertion(),
-            *(link.assertion() for link in self._links.values()),
-            self._baseline_missing(),
-        ]
-        return [item for item in items if item is not None]
+    def _reassert(self, now: float) -> bool:
+        """Make the groups that may have changed anew; whether any did."""
+        dirty, asserted = self._dirty, self._asserted
+        self._dirty = 0
+        changed = False
+        for index, build in enumerate(self._builders):
+            if dirty & (1 << index):
+                group = build(now)
+                if group != asserted[index]:
+                    asserted[index] = group
+                    changed = True
+        return changed
+
+    def _assertions(self) -> list[Assertion]:
+        """Every condition in force, in the board's order."""
+        return [item for group in self._asserted for item in group if item is not None]
+
+    def _assert_rise(self, now: float) -> list[Assertion | None]:
+        self._rise_late = self._rise_is_late(now)
+        return [self._bp_response.assertion(now, self._session.rise_deadline())]
+
+    def _assert_bp(self, _now: float) -> list[Assertion | None]:
+        rules = (self._bp_high, self._bp_severe, self._bp_low)
+        return [rule.assertion() for rule in rules]
+
+    def _assert_data(self, _now: float) -> list[Assertion | None]:
+        lost = self._data_lost
+        return [None if lost is None else lost.assertion()]
+
+    def _assert_links(self, _now: float) -> list[Assertion | None]:
+        return [link.assertion() for link in self._links.values()]
 
     def _predose(self) -> Assertion | None:
         policy = self._policy.predose
@@ -470,17 +731,28 @@ class AlarmEngine:
     def _follow_overdue(self, now: float) -> None:
         # tech.nibp.overdue: no valid reading within the cycle in force + grace while
         # in auto mode (after dose start); it stays until a valid reading arrives.
+        # Between readings and commands it changes only when ``now`` passes the
+        # limit or the cycle changes (``_overdue_due``).
+        before = self._overdue_since
+        self._overdue_due = math.inf
         dose = self._session.dose_mono
-        cycle = self.nibp_cycle_s(now)
-        if dose is None or cycle is None or NIBP not in self._devices.values():
+        cycle = None if dose is None else self.nibp_cycle_s(now)
+        if dose is None or cycle is None or not self._has_nibp:
             self._overdue_since = None
-            return
-        last = dose if self._last_nibp is None else max(self._last_nibp, dose)
-        if self._overdue_since is not None and self._overdue_since[0] != last:
-            self._overdue_since = None
-        grace = self._policy.nibp_overdue.grace_s
-        if self._overdue_since is None and now > last + cycle + grace:
-            self._overdue_since = (last, cycle)
+        else:
+            last = dose if self._last_nibp is None else max(self._last_nibp, dose)
+            if self._overdue_since is not None and self._overdue_since[0] != last:
+                self._overdue_since = None
+            grace = self._policy.nibp_overdue.grace_s
+            if self._overdue_since is None:
+                if now > last + cycle + grace:
+                    self._overdue_since = (last, cycle)
+                else:
+                    # Or sooner, where the cycle changes (``nibp_cycle_s``'s span).
+                    limit = min(last + cycle + grace, self._cycle_until)
+                    self._overdue_due = limit - TIME_SLACK_S
+        if self._overdue_since != before:
+            self._dirty |= _OVERDUE
 
     def _overdue(self, now: float) -> Assertion | None:
         if self._overdue_since is None:

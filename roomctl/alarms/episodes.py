@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from roomctl.alarms.board import Assertion
-from roomctl.alarms.signal import SustainedRun
+from roomctl.alarms.signal import EMPTY, Region, SustainedRun
 from roomctl.alarms.state import EpisodeView
 from roomctl.events import (
     AlarmKind,
@@ -333,7 +333,7 @@ class HrResponse:
         self._log = log
         self._step = step_bpm
         self.episode: Episode | None = None
-        self._close_run = SustainedRun()
+        self.close_run = SustainedRun()
         self._baseline: float | None = None
         #: Highest median HR since dose start, and when (trend marker).
         self.peak: tuple[float, float] | None = None
@@ -359,7 +359,7 @@ class HrResponse:
         if self.peak is None or median > self.peak[0]:
             self.peak = (median, t)
         settled = self._settled(median, baseline)
-        self._close_run.feed(t, raw=settled, smoothed=settled)
+        self.close_run.feed(t, raw=settled, smoothed=settled)
         crossing = median >= self._crossing_level(baseline)
         episode = self.episode
         if episode is None:
@@ -385,10 +385,44 @@ class HrResponse:
             return []
         return [self._log.event(episode, EpisodeTransition.UPDATED, t)]
 
+    def still(self, median: float, baseline: float | None) -> Region:
+        """Medians whose ``sample`` changes nothing (no peak, crossing or settling).
+
+        Empty unless ``median`` is inside, or when a sample would take a new
+        baseline.
+        """
+        peak, episode = self.peak, self.episode
+        if (
+            peak is None
+            or baseline != self._baseline
+            or (episode is not None and episode.crossing)
+        ):
+            return EMPTY
+        settled = self._settled(median, baseline)
+        if settled != (self.close_run.since is not None):
+            return EMPTY
+        level = self._crossing_level(baseline)
+        lo, hi = self._settled_region(median, baseline, settled=settled)
+        hi = min(hi, peak[0], math.nextafter(level, -math.inf))
+        return (lo, hi) if lo <= median <= hi else EMPTY
+
+    def _settled_region(
+        self, median: float, baseline: float | None, *, settled: bool
+    ) -> Region:
+        high = self._high
+        below = high.limit_bpm - high.clear_margin_bpm
+        near = math.inf if baseline is None else baseline + self._rel.clear_rise_bpm
+        if settled:
+            return (-math.inf, min(near, math.nextafter(below, -math.inf)))
+        if median >= below:
+            return (below, math.inf)
+        # Below the limit yet not settled: above the baseline's margin.
+        return (math.nextafter(near, math.inf), math.inf)
+
     def advance(self, now: float, *, live: bool) -> list[EpisodeChanged]:
         """Close the episode once HR has settled long enough."""
         if not live:
-            self._close_run.reset()
+            self.close_run.reset()
             return []
         episode = self.episode
         needed = max(
@@ -397,8 +431,8 @@ class HrResponse:
         )
         if (
             episode is None
-            or self._close_run.since is None
-            or self._close_run.held_for(now) < needed
+            or self.close_run.since is None
+            or self.close_run.held_for(now) < needed
         ):
             return []
         episode.closed_mono = now

@@ -32,13 +32,14 @@ from __future__ import annotations
 
 import enum
 import functools
+import math
 import operator
 from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from roomctl.alarms.board import Assertion
-from roomctl.alarms.signal import SustainedRun
+from roomctl.alarms.signal import EMPTY, Region, SustainedRun
 from roomctl.events import AlarmKind, AlarmPriority
 from roomctl.readings import Metric
 
@@ -185,6 +186,62 @@ def _met(
     )
 
 
+_DOWN, _UP = -math.inf, math.inf
+
+
+def _region(test: Threshold, limit: float, *, passes: bool) -> Region:
+    """The values whose verdict on ``test`` against ``limit`` is ``passes``.
+
+    Closed float ranges: ``v < limit`` is ``v <= nextafter(limit, -inf)``.
+
+    >>> _region(Threshold(op=Op.GE), 130.0, passes=False)
+    (-inf, 129.99999999999997)
+    """
+    op = test.op
+    if op is Op.GE:
+        return (limit, _UP) if passes else (_DOWN, math.nextafter(limit, _DOWN))
+    if op is Op.GT:
+        return (math.nextafter(limit, _UP), _UP) if passes else (_DOWN, limit)
+    if op is Op.LE:
+        return (_DOWN, limit) if passes else (math.nextafter(limit, _UP), _UP)
+    return (_DOWN, math.nextafter(limit, _DOWN)) if passes else (limit, _UP)
+
+
+def verdict_region(
+    tests: tuple[Threshold, ...], limits: tuple[float, ...], value: float
+) -> tuple[bool, Region]:
+    """Whether ``value`` passes every test, and values around it with that verdict.
+
+    A passing value gets every value that passes; a failing one the values that fail
+    its first failing test (part of the failing values, which is enough).
+    """
+    lo, hi = _DOWN, _UP
+    for test, limit in zip(tests, limits, strict=True):
+        if not test.holds(value, limit):
+            return False, _region(test, limit, passes=False)
+        a, b = _region(test, limit, passes=True)
+        lo, hi = max(lo, a), min(hi, b)
+    return True, (lo, hi)
+
+
+def still_run(
+    run: SustainedRun,
+    tests: tuple[Threshold, ...],
+    limits: tuple[float, ...] | None,
+    value: float,
+) -> Region:
+    """Values whose sample leaves ``run`` (fed ``tests`` on raw and judged) as it is.
+
+    A run goes on while its verdict holds and stays off while it fails; where the
+    verdict around ``value`` would start or end the run, nothing is still.
+    """
+    if limits is None:
+        # A rule without the baseline it needs resets its run on every sample.
+        return (_DOWN, _UP) if run.since is None else EMPTY
+    passes, region = verdict_region(tests, limits, value)
+    return region if passes == (run.since is not None) else EMPTY
+
+
 class ContinuousRule:
     """One continuous rule's state: a run per band, a resolution run, its level."""
 
@@ -271,6 +328,69 @@ class ContinuousRule:
         ):
             # Resolution met (or the rule lost the baseline it needs: it is off).
             self.level = None
+
+    def shown(self) -> tuple[int, float, float | None] | None:
+        """What ``assertion`` is made of (equal: the same assertion)."""
+        if self.level is None:
+            return None
+        return self.level, self._value, self._baseline
+
+    def next_change(self, raw: float, judged: float, baseline: float | None) -> float:
+        """The earliest ``now`` at which ``advance`` may change this rule.
+
+        Holds while the held sample (``raw``, ``judged``: the median for a smoothed
+        rule), the baseline and the runs stay as they are: a band can only fire once
+        its run is ``delay_s`` old, resolution only once its run is
+        ``clear_after_s`` old, and only while the held values pass.
+        """
+        due = math.inf
+        level = self.level
+        for index, (band, run) in enumerate(
+            zip(self.spec.bands, self._runs, strict=True)
+        ):
+            since = run.since
+            if since is None or (level is not None and index <= level):
+                continue
+            limits = _limits(band.tests, baseline)
+            if (
+                limits is not None
+                and _all_hold(band.tests, limits, raw)
+                and _all_hold(band.tests, limits, judged)
+            ):
+                due = min(due, since + band.delay_s)
+        if level is None:
+            return due
+        spec = self.spec
+        clear = _limits(spec.clear, baseline)
+        if clear is None:
+            return -math.inf
+        since = self._clear_run.since
+        if (
+            since is not None
+            and _all_hold(spec.clear, clear, raw)
+            and _all_hold(spec.clear, clear, judged)
+        ):
+            due = min(due, since + spec.clear_after_s)
+        return due
+
+    def still(self, raw: float, judged: float, baseline: float | None) -> Region:
+        """Values which, as both raw and judged sample, change nothing here.
+
+        Every run's verdict is the same throughout and agrees with the run (on
+        while it passes, off while it fails), so ``sample`` leaves every run as it
+        is and ``next_change`` stays what it was. Empty unless ``raw`` and
+        ``judged`` are both inside.
+        """
+        lo, hi = _DOWN, _UP
+        for band, run in zip(self.spec.bands, self._runs, strict=True):
+            a, b = still_run(run, band.tests, _limits(band.tests, baseline), raw)
+            lo, hi = max(lo, a), min(hi, b)
+        spec = self.spec
+        a, b = still_run(
+            self._clear_run, spec.clear, _limits(spec.clear, baseline), raw
+        )
+        lo, hi = max(lo, a), min(hi, b)
+        return (lo, hi) if lo <= raw <= hi and lo <= judged <= hi else EMPTY
 
     def resolution(self) -> str:
         """The resolution rule in words."""
@@ -497,6 +617,58 @@ class Spo2LowRule:
         ):
             self.active = False
             self._dips.clear()
+
+    def shown(self) -> tuple[str, float] | None:
+        """What ``assertion`` is made of (equal: the same assertion)."""
+        return (self._why, self._value) if self.active else None
+
+    def integrating(self, value: float) -> bool:
+        """Whether ``advance`` with ``value`` held adds to the integral."""
+        return value < self._policy.limit_percent
+
+    def catch_up(self, latest: float) -> None:
+        """What ``advance`` calls up to ``latest`` on a held value >= the limit did.
+
+        Such calls integrate nothing and cannot raise or (before ``next_change``)
+        clear; they only move the integration start and let old dips go.
+        """
+        start = self._integrated_to
+        self._integrated_to = latest if start is None else max(latest, start)
+        dips = self._dips
+        while dips and dips[0] <= latest - self._policy.excursion_window_s:
+            dips.popleft()
+
+    def next_change(self, value: float) -> float:
+        """When ``advance`` with ``value`` held may first do more than ``catch_up``.
+
+        ``-inf``: at any call; ``inf``: not before the next sample.
+        """
+        policy = self._policy
+        if value < policy.limit_percent:
+            return -math.inf  # the integral grows on every call
+        if not self.active:
+            if (
+                self.integral >= policy.integral_percent_s
+                or len(self._dips) >= policy.excursions
+            ):
+                return -math.inf
+            return math.inf
+        if value < policy.clear_percent:
+            return math.inf
+        since = self._clear_run.since
+        if since is None:
+            return -math.inf if policy.clear_after_s <= 0 else math.inf
+        return since + policy.clear_after_s
+
+    def still(self) -> Region:
+        """Values whose sample changes nothing here (nothing below the limit)."""
+        policy = self._policy
+        if self._below or self.integral:
+            return EMPTY
+        limit, clear = policy.limit_percent, policy.clear_percent
+        if self._clear_run.since is None:
+            return (limit, math.nextafter(clear, _DOWN))
+        return (max(limit, clear), _UP)
 
     def assertion(self) -> Assertion | None:
         """The condition in force, if any."""

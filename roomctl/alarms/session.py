@@ -18,6 +18,7 @@ Layer: pure core. alarm-policy.md, "Session phases" and "NIBP cycle":
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from roomctl.events import Phase, Route
@@ -104,19 +105,27 @@ class Session:
         }[self.route]
         return self.dose_mono + minutes * 60
 
-    def nibp_cycle_s(self, now: float, *, bp_rule_active: bool) -> float | None:
-        """The NIBP cycle in force at ``now``; ``None``: on demand (or closed)."""
+    def nibp_cycle(
+        self, now: float, *, bp_rule_active: bool
+    ) -> tuple[float | None, float, float]:
+        """The NIBP cycle in force at ``now``, and the times it holds for.
+
+        Returns:
+            The cycle (``None``: on demand, or closed) and ``[from, until)``: the
+            times over which it stays the same while nothing else changes.
+        """
         schedule = self._policy.nibp_schedule
-        end = self.infusion_end()
         if self.phase is Phase.CLOSED:
-            return None
+            return None, -math.inf, math.inf
         if bp_rule_active:
-            return schedule.bp_rule_cycle_s
+            return schedule.bp_rule_cycle_s, -math.inf, math.inf
+        end = self.infusion_end()
         if end is None:
-            return schedule.preparation_cycle_s
-        if now < end + schedule.infusion_tail_min * 60:
-            return schedule.infusion_cycle_s
-        return schedule.after_cycle_s
+            return schedule.preparation_cycle_s, -math.inf, math.inf
+        tail = end + schedule.infusion_tail_min * 60
+        if now < tail:
+            return schedule.infusion_cycle_s, -math.inf, tail
+        return schedule.after_cycle_s, tail, math.inf
 
     def refuse_move(
         self, target: Phase, *, not_ready: Sequence[str], reason: str | None

@@ -26,8 +26,21 @@ alarm-research.md §6 scenario 9 expects.
 
 from __future__ import annotations
 
+import math
 import statistics
+from bisect import bisect_left, insort
 from collections import deque
+
+#: Deadlines are brought forward by this much before a check is skipped, so float
+#: rounding in ``since + delay`` never skips a check ``now - since >= delay`` would
+#: pass (times stay far below 1e12 s).
+TIME_SLACK_S = 1e-3
+
+#: A range of values, ``(lo, hi)``, both ends included; ``lo > hi`` is empty.
+Region = tuple[float, float]
+
+#: No value at all.
+EMPTY: Region = (math.inf, -math.inf)
 
 
 class SustainedRun:
@@ -57,12 +70,42 @@ class SustainedRun:
 
 
 class SignalTrack:
-    """One continuous metric: the held sample, its median window, its ordering."""
+    """One continuous metric: the held sample, its median window, its ordering.
 
-    def __init__(self, *, median_window_s: float, hold_s: float) -> None:
+    With ``keep_median`` the window's values are also kept sorted as samples enter
+    and leave it, so the median is one index away instead of a sort per sample.
+    Among equal values the sorted list keeps arrival order (insertion after equals,
+    removal of the first equal), which is what sorting the window gives, so the
+    median is the very same object ``statistics.median`` returns. A NaN in the
+    window (nothing is ordered against it) falls back to ``statistics.median``.
+    """
+
+    __slots__ = (
+        "_hold_s",
+        "_keep",
+        "_median",
+        "_nans",
+        "_samples",
+        "_sorted",
+        "_window_s",
+        "last_t",
+        "value",
+        "value_t",
+    )
+
+    def __init__(
+        self, *, median_window_s: float, hold_s: float, keep_median: bool = True
+    ) -> None:
         self._window_s = median_window_s
+        #: Keep the window sorted (``False``: nothing asks for the median often).
+        self._keep = keep_median
         self._hold_s = hold_s
         self._samples: deque[tuple[float, float]] = deque()
+        self._sorted: list[float] = []
+        #: NaN values in the window (they cannot be kept in order).
+        self._nans = 0
+        #: The window's median, or ``None`` until asked for after a change.
+        self._median: float | None = None
         #: Receive time of the latest reading of any status (ordering).
         self.last_t: float | None = None
         #: The latest usable value; ``None`` while suspended or before any.
@@ -70,18 +113,30 @@ class SignalTrack:
         #: Receive time of ``value``.
         self.value_t = 0.0
 
-    def in_order(self, t: float) -> bool:
-        """Whether a reading received at ``t`` is not older than the last one."""
-        return self.last_t is None or t >= self.last_t
-
     def put(self, t: float, value: float) -> None:
         """A usable sample."""
         self.last_t = t
         self.value = value
         self.value_t = t
-        self._samples.append((t, value))
-        while self._samples[0][0] <= t - self._window_s:
-            self._samples.popleft()
+        samples = self._samples
+        samples.append((t, value))
+        self._median = None
+        oldest = t - self._window_s
+        if not self._keep:
+            while samples[0][0] <= oldest:
+                samples.popleft()
+            return
+        ordered = self._sorted
+        if math.isnan(value):
+            self._nans += 1
+        else:
+            insort(ordered, value)
+        while samples[0][0] <= oldest:
+            _, gone = samples.popleft()
+            if math.isnan(gone):
+                self._nans -= 1
+            else:
+                del ordered[bisect_left(ordered, gone)]
 
     def suspend(self, t: float) -> None:
         """A reading without a usable value: nothing is held any more."""
@@ -101,4 +156,17 @@ class SignalTrack:
         >>> track.median()
         80
         """
-        return statistics.median(v for _, v in self._samples)
+        median = self._median
+        if median is None:
+            median = self._median = self._compute_median()
+        return median
+
+    def _compute_median(self) -> float:
+        if self._nans or not self._keep:
+            return statistics.median(v for _, v in self._samples)
+        ordered = self._sorted
+        n = len(ordered)
+        if n % 2:
+            return ordered[n // 2]
+        i = n // 2
+        return (ordered[i - 1] + ordered[i]) / 2

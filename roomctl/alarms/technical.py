@@ -51,7 +51,7 @@ class SignalQualityRule:
 
     def __init__(self, policy: Spo2SignalPolicy) -> None:
         self._policy = policy
-        self._bad: dict[Metric, ReadingStatus] = {}
+        self.bad: dict[Metric, ReadingStatus] = {}
         self._last = ReadingStatus.ARTIFACT
         #: Start of the current bad-signal episode; ``None``: no episode.
         self.since: float | None = None
@@ -63,14 +63,14 @@ class SignalQualityRule:
     def status(self, t: float, metric: Metric, status: ReadingStatus) -> None:
         """Take the status of one oximeter reading."""
         if status in SIGNAL_TEXT:
-            self._bad[metric] = status
+            self.bad[metric] = status
             self._last = status
             self._ok_since = None
             if self.since is None:
                 self.since = t
         elif status is ReadingStatus.OK:
-            self._bad.pop(metric, None)
-            if not self._bad and self.since is not None and self._ok_since is None:
+            self.bad.pop(metric, None)
+            if not self.bad and self.since is not None and self._ok_since is None:
                 self._ok_since = t
 
     def advance(self, now: float, *, cuff_inflating: bool, live: bool) -> None:
@@ -78,7 +78,7 @@ class SignalQualityRule:
         if self.since is None:
             return
         policy = self._policy
-        if self._bad:
+        if self.bad:
             self._limit = (
                 policy.escalate_during_nibp_s
                 if cuff_inflating
@@ -96,6 +96,13 @@ class SignalQualityRule:
             self.since = None
             self._ok_since = None
             self._escalated = False
+
+    def shown(self) -> tuple[object, ...] | None:
+        """What ``assertion`` is made of (equal: the same assertion)."""
+        if self.since is None:
+            return None
+        age = f"{self._age:.0f}" if self._escalated else None
+        return self._last, self._escalated, age, self._limit
 
     def assertion(self) -> Assertion | None:
         """The condition in force, if any."""
@@ -164,6 +171,14 @@ class DataLostRule:
             self.active = False
             self._escalated = False
             self._resume_since = None
+
+    def shown(self) -> tuple[object, ...] | None:
+        """What ``assertion`` is made of (equal: the same assertion)."""
+        if not self.active:
+            return None
+        end = self._now if self._resume_since is None else self._resume_since
+        gap = end - self._gap_start
+        return self._escalated, f"{gap:.0f}", round(gap, 1)
 
     def assertion(self) -> Assertion | None:
         """The condition in force, if any."""
