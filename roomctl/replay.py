@@ -20,6 +20,7 @@ Other devices are still decoded and driven record by record.
 
 from __future__ import annotations
 
+import gc
 import itertools
 import json
 import math
@@ -59,6 +60,8 @@ if TYPE_CHECKING:
     from roomctl.events import Event
     from roomctl.readings import AnyReading
 
+#: The garbage collector's first threshold while replaying (the default is 700).
+GC_THRESHOLD_DURING_REPLAY = 50_000
 #: The engine is ticked at least this often in virtual time.
 TICK_S = 1.0
 
@@ -432,8 +435,15 @@ def replay(
         out.write(json.dumps(line, separators=(",", ":")) + "\n")
 
     replayer = Replayer(header, emit=emit, readings=readings, policy=policy)
-    for window in _read_ahead(records, READ_AHEAD_RECORDS):
-        replayer.apply_many(window)
+    # A replay makes millions of short-lived objects and no reference cycles worth
+    # collecting mid-run: collect rarely (measured: about 5 % faster), then restore.
+    thresholds = gc.get_threshold()
+    gc.set_threshold(GC_THRESHOLD_DURING_REPLAY, *thresholds[1:])
+    try:
+        for window in _read_ahead(records, READ_AHEAD_RECORDS):
+            replayer.apply_many(window)
+    finally:
+        gc.set_threshold(*thresholds)
     summary = replayer.summary()
     emit(summary.to_json())
     return summary
