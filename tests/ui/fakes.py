@@ -147,6 +147,7 @@ def room_state(
     episodes: bool = True,
     music: dict[str, object] | None = None,
     lights: dict[str, object] | None = None,
+    limits: bool = False,
     session_id: str = "room-1-20261121T090000Z",
 ) -> dict[str, object]:
     """A state document as the daemon publishes it (all times fixed)."""
@@ -299,6 +300,14 @@ def room_state(
             "reported": {},
         }
     )
+    if limits:
+        # The limits in force, as a daemon sends them (here the policy defaults);
+        # without them the console shows the defaults marked "(default)".
+        state["limits"] = {
+            "spo2_percent": {"low": 90, "severe_low": 85},
+            "pulse_rate_bpm": {"low": 45, "high": 130},
+            "bp": {"sbp_high": 180, "dbp_high": 110, "sbp_low": 90},
+        }
     return state
 
 

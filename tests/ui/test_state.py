@@ -121,7 +121,7 @@ def test_the_fixture_state_has_the_daemons_shape(
     tmp_path: Path, clock: VirtualClock
 ) -> None:
     real = daemon_state(tmp_path, clock)
-    fake = room_state()
+    fake = room_state(limits=True)
 
     def shape(doc: object) -> object:
         if isinstance(doc, dict):
