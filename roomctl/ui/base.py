@@ -212,7 +212,10 @@ class ConsoleApp(App[int]):
                     )
             case StateReceived():
                 self.room(item.room).on_state(
-                    item.state, retained=item.retained, now=self.clock()
+                    item.state,
+                    retained=item.retained,
+                    now=self.clock(),
+                    wall_now=self.wall(),
                 )
             case AlarmReceived():
                 self.room(item.room).on_alarm(item.line)

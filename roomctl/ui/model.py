@@ -281,15 +281,30 @@ class RoomModel:
         return changed
 
     def on_state(
-        self, doc: Mapping[str, object], *, retained: bool, now: float
+        self,
+        doc: Mapping[str, object],
+        *,
+        retained: bool,
+        now: float,
+        wall_now: datetime | None = None,
     ) -> RoomState:
-        """A state document arrived at console time ``now``."""
+        """A state document arrived at console time ``now`` (``wall_now`` in UTC).
+
+        The state is dated by when the room made it, not when the console got to it:
+        a console that lags behind (a busy station, a queue in the MQTT client) must
+        never show old values as live. With ``wall_now``, the state's age starts at
+        ``wall_now - state.at`` (never below zero). A console clock ahead of the
+        room's makes rooms look stale sooner: the safe side.
+        """
         state = parse_state(doc, room=self.room)
         if self.state is not None and state.session_id != self.state.session_id:
             # A new session: its trends start afresh.
             self.history = TrendHistory(window_s=self.history.window_s)
         self.state = state
-        self.state_mono = now
+        lag_s = 0.0
+        if wall_now is not None and state.at is not None:
+            lag_s = max(0.0, (wall_now - state.at).total_seconds())
+        self.state_mono = now - lag_s
         self.state_retained = retained
         if not retained:
             self.history.add_state(state)

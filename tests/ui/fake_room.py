@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import aiomqtt
@@ -85,6 +86,9 @@ class FakeRoom:
         """Publish (and keep) a new state, retained."""
         if state is not None:
             self.state = dict(state)
+        # Stamped now, as a real room stamps each state (the console dates states by
+        # the room's clock, so an old stamp would rightly look stale).
+        self.state["at"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
         assert self._client is not None
         await self._client.publish(
             f"{self.base}/state", json.dumps(self.state).encode(), qos=1, retain=True

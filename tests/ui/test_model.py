@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Unpack
 
 import pytest
@@ -153,3 +154,21 @@ def test_rank_for_the_station() -> None:
     closed = model_with_state(phase="closed")
     closed.on_status(online=False)
     assert closed.rank() == 0
+
+
+def test_a_state_handled_late_is_dated_by_the_room_not_the_console() -> None:
+    # A station that fell 12 s behind must not show a 12 s old state as live.
+    doc = room_state()
+    sent_at = datetime.fromisoformat(str(doc["at"]))
+    late = RoomModel("room-1")
+    late.on_status(online=True)
+    late.on_state(
+        doc, retained=False, now=500.0, wall_now=sent_at + timedelta(seconds=12)
+    )
+    assert late.state_age(500.0) == pytest.approx(12.0)
+    assert late.liveness(500.0, connected=True) is Liveness.STALE
+    # The same state handled at once is live.
+    fresh = RoomModel("room-1")
+    fresh.on_status(online=True)
+    fresh.on_state(doc, retained=False, now=500.0, wall_now=sent_at)
+    assert fresh.liveness(500.0, connected=True) is Liveness.LIVE

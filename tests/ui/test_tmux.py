@@ -48,7 +48,7 @@ async def test_console_in_tmux_against_a_fake_room(broker: Broker) -> None:
                 ]
             )
             # The room's clock beside LIVE: a live state, not the retained one.
-            screen = await asyncio.to_thread(term.wait_for, "LIVE  09:19:20", 20)
+            screen = await asyncio.to_thread(term.wait_for, "  LIVE  ", 20)
             assert "SECONDARY DISPLAY" in screen
             assert "*** SpO2 83 % < 85" in screen
             term.send("a")
