@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, ClassVar
 from textual.app import SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.css.query import NoMatches
 from textual.widgets import Footer, TabbedContent, TabPane
 
 from roomctl.alarms.session import NEXT_PHASES
@@ -192,6 +193,14 @@ class RoomScreen(ConsoleScreen):
         """Redraw every part from the room's model."""
         if not self.is_mounted or not self.query(AlarmList):
             return  # not composed yet, or closing
+        try:
+            self._draw()
+        except NoMatches:
+            # Composition is still under way (a state can arrive between two of the
+            # screen's widgets mounting); the next update draws everything.
+            return
+
+    def _draw(self) -> None:
         view = self.console.view(self.room)
         self.query_one(TitleBar).show(view, role=self.console.role)
         self.query_one(LinkBanner).show(view)
