@@ -219,14 +219,14 @@ class Daemon:
         elif command.verb is CommandVerb.LIGHTS:
             error = self.director.lights_command(command.args)
             if error is not None:
-                return self._refuse(command, error)
+                return self.pipeline.refuse(command, error)
         elif command.verb is CommandVerb.MUSIC:
             error = self.director.music_command(command.args)
             if error is not None:
-                return self._refuse(command, error)
+                return self.pipeline.refuse(command, error)
         elif command.verb is CommandVerb.NIBP_START:
             if not self.nibp_controllers:
-                return self._refuse(
+                return self.pipeline.refuse(
                     command, "this room's NIBP monitor cannot be started remotely"
                 )
             for controller in self.nibp_controllers:
@@ -279,19 +279,6 @@ class Daemon:
     def lights_status(self) -> dict[str, object]:
         """The lights' state for the room snapshot."""
         return {} if self.lights is None else self.lights.status.as_dict()
-
-    def _refuse(self, command: Command, reason: str) -> CommandHandled:
-        self.bus.publish(command)
-        handled = CommandHandled(
-            occurred_mono=command.occurred_mono,
-            occurred_at=command.occurred_at,
-            command_id=command.command_id,
-            verb=command.verb,
-            ok=False,
-            error=reason,
-        )
-        self.bus.publish(handled)
-        return handled
 
     def _report_failure(self, component: str, exc: BaseException) -> None:
         self.bus.publish(

@@ -95,6 +95,14 @@ class ReadingPipeline:
         if self.engine is not None:
             events, error = self.engine.apply(command, command.occurred_mono)
         self._publish_all(events)
+        return self._outcome(command, error)
+
+    def refuse(self, command: Command, reason: str) -> CommandHandled:
+        """Record a command refused before the engine saw it, with the reason."""
+        self._bus.publish(command)
+        return self._outcome(command, reason)
+
+    def _outcome(self, command: Command, error: str | None) -> CommandHandled:
         handled = CommandHandled(
             occurred_mono=command.occurred_mono,
             occurred_at=command.occurred_at,
