@@ -34,7 +34,9 @@ Conventions, as in the examples:
   wants the line and the engine does not print it; ``wanted=False``: the engine
   prints it and the policy does not want it. The test asserts everything else, then
   marks the scenario as an expected failure naming the issues; once the engine is
-  fixed the test fails until the mark is removed.
+  fixed the test fails until the mark is removed. None is open at present (the four
+  found so far — a stale link raising tech.link, exact resolution spacing, 89/90
+  flicker counted as dips, one noisy sample restarting a delay — are fixed).
 """
 
 from __future__ import annotations
@@ -71,29 +73,6 @@ SCRIPT_LEAD_S = 5.0
 STEP_S = 0.001
 #: Where the pre-dose NIBP readings fall (minutes from the dose).
 PREDOSE_MIN = (-9.0, -5.0)
-
-#: Known engine issues found end to end (reported; module doc).
-ISSUE_STALE_LINK = (
-    "a stream that stops with the port open (link 'stale') raises tech.link.<device> "
-    "MEDIUM besides tech.spo2.data_lost: two MEDIUM technical alarms for one fault; "
-    "the policy's link row names a closed port, parse errors and clock skew, and §6 "
-    "scenario 10 expects data_lost only"
-)
-ISSUE_SPACING = (
-    "'readings >= 5 min apart' is compared exactly: two readings on the 5-min cycle "
-    "arrive 299.9999999 s apart (float) and the second does not count, so the "
-    "episode and bp.rise stay open; live, determination times vary by seconds"
-)
-ISSUE_FLICKER = (
-    "spo2.low's 3-in-60 s rule counts every crossing below 90: a single dip to 89 "
-    "whose display flickers 89/90 makes 3 'excursions' within 2 s and raises MEDIUM "
-    "(§6 scenario 8: no alarm)"
-)
-ISSUE_RESTART = (
-    "a sustained PR delay restarts when one raw sample misses the limit before the "
-    "10 s median has crossed: HR 43 +/- 1 bpm raises hr.low MEDIUM 6 s late (21 s "
-    "instead of 15 s; 2 s allowed)"
-)
 
 NONIN = ProtocolId.NONIN_DF2
 MASIMO = ProtocolId.MASIMO_ASCII1
@@ -588,26 +567,6 @@ def _scenario_8(*, noisy: bool) -> AlarmScenario:
         inputs=session(),
         spo2_jitter_percent=0.4 if noisy else 0.0,
     )
-    flicker: tuple[Alarm, ...] = ()
-    if noisy:
-        flicker = (
-            Alarm(
-                at(10, 1),
-                "spo2.low",
-                "raised",
-                MEDIUM,
-                issue=ISSUE_FLICKER,
-                wanted=False,
-            ),
-            Alarm(
-                at(10, 37),
-                "spo2.low",
-                "cleared",
-                MEDIUM,
-                issue=ISSUE_FLICKER,
-                wanted=False,
-            ),
-        )
     return AlarmScenario(
         name=s.name,
         source="alarm-research.md §6 scenario 8",
@@ -615,7 +574,6 @@ def _scenario_8(*, noisy: bool) -> AlarmScenario:
         "60 s raises spo2.low MEDIUM, which clears after 30 s >= 92.",
         plan=plan(s, oximeter=NONIN, readings=predose(124, 78), extra_nibp_min=(5, 10)),
         alarms=(
-            *flicker,
             Alarm(at(12, 40), "spo2.low", "raised", MEDIUM),
             Alarm(at(12, 43 + 30), "spo2.low", "cleared", MEDIUM),
         ),
@@ -694,24 +652,8 @@ def _scenario_10() -> AlarmScenario:
         alarms=(
             Alarm(at(20, 10), "tech.spo2.data_lost", "raised", LOW),
             # Stale after 3 s without a frame (Nonin driver), unhealthy for 10 s.
-            Alarm(
-                at(20, 13),
-                "tech.link.oximeter",
-                "raised",
-                MEDIUM,
-                issue=ISSUE_STALE_LINK,
-                wanted=False,
-            ),
             Alarm(at(20, 15), "tech.spo2.data_lost", "escalated", MEDIUM),
             Alarm(at(21, 5), "tech.spo2.data_lost", "cleared", MEDIUM),
-            Alarm(
-                at(21, 10),
-                "tech.link.oximeter",
-                "cleared",
-                MEDIUM,
-                issue=ISSUE_STALE_LINK,
-                wanted=False,
-            ),
         ),
         active_at_end=(),
     )
@@ -806,12 +748,12 @@ def _scenario_12b() -> AlarmScenario:
             Alarm(at(40), "bp.rise", "raised", LOW),
             Alarm(at(120), "bp.rise", "escalated", MEDIUM),
             Alarm(at(122), "bp.rise", "reminded", MEDIUM),  # volume up
-            Alarm(at(130), "bp.rise", "cleared", MEDIUM, issue=ISSUE_SPACING),
+            Alarm(at(130), "bp.rise", "cleared", MEDIUM),
         ),
         episodes=(
             Episode(at(35), "bp", "opened"),
             Episode(at(40), "bp", "updated"),
-            Episode(at(130), "bp", "closed", issue=ISSUE_SPACING),
+            Episode(at(130), "bp", "closed"),
         ),
     )
 
@@ -895,19 +837,6 @@ def _hr_low(*, noisy: bool) -> AlarmScenario:
         inputs=session(op(13, 0, "acknowledge"), op(14, 0, "reset", code="hr.low")),
         hr_jitter_bpm=1.0 if noisy else 0.3,
     )
-    medium: tuple[Alarm, ...] = (Alarm(at(10, 15), "hr.low", "raised", MEDIUM),)
-    if noisy:
-        medium = (
-            Alarm(at(10, 15), "hr.low", "raised", MEDIUM, issue=ISSUE_RESTART),
-            Alarm(
-                at(10, 20),
-                "hr.low",
-                "raised",
-                MEDIUM,
-                issue=ISSUE_RESTART,
-                wanted=False,
-            ),
-        )
     return AlarmScenario(
         name=s.name,
         source="policy row HR / PR, low (hr.low)",
@@ -915,7 +844,7 @@ def _hr_low(*, noisy: bool) -> AlarmScenario:
         "10 s < 40, latched until the reset.",
         plan=plan(s, oximeter=NONIN, readings=predose(120, 76), extra_nibp_min=(5, 10)),
         alarms=(
-            *medium,
+            Alarm(at(10, 15), "hr.low", "raised", MEDIUM),
             Alarm(at(10, 55), "hr.low", "cleared", MEDIUM),
             Alarm(at(12, 10), "hr.low", "raised", HIGH),
             Alarm(at(13), "hr.low", "acknowledged", HIGH),
@@ -1037,25 +966,9 @@ def _data_lost_predose() -> AlarmScenario:
         alarms=(
             Alarm(at(-8, 10), "tech.spo2.data_lost", "raised", LOW),
             # The last line before the outage came at -8:00; stale 3 s later.
-            Alarm(
-                at(-8, 13),
-                "tech.link.oximeter",
-                "raised",
-                MEDIUM,
-                issue=ISSUE_STALE_LINK,
-                wanted=False,
-            ),
             Alarm(at(-8, 30), "tech.spo2.data_lost", "escalated", MEDIUM),
             # Lines resume at -6:59 (the -7:00 line fell in the outage).
             Alarm(at(-7, 6), "tech.spo2.data_lost", "cleared", MEDIUM),
-            Alarm(
-                at(-7, 11),
-                "tech.link.oximeter",
-                "cleared",
-                MEDIUM,
-                issue=ISSUE_STALE_LINK,
-                wanted=False,
-            ),
         ),
         active_at_end=(),
     )

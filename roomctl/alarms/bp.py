@@ -261,10 +261,16 @@ def _hypertension_resolution(row: BpHighPolicy | BpSeverePolicy, suffix: str) ->
     )
 
 
+def _spacing(required_s: float, tolerance_s: float) -> float:
+    """The spacing a resolution rule enforces: the policy's, less the tolerance."""
+    return max(0.0, required_s - tolerance_s)
+
+
 def bp_specs(policy: AlarmPolicy) -> tuple[BpRuleSpec, BpRuleSpec, BpRuleSpec]:
     """The absolute BP rows: ``bp.high``, ``bp.severe``, ``bp.low``."""
     high, severe, low = policy.bp_high, policy.bp_severe, policy.bp_low
     margin = low.resolve_margin_mmhg
+    tolerance = policy.nibp_schedule.spacing_tolerance_s
     high_spec = BpRuleSpec(
         code="bp.high",
         levels=(
@@ -279,7 +285,7 @@ def bp_specs(policy: AlarmPolicy) -> tuple[BpRuleSpec, BpRuleSpec, BpRuleSpec]:
         confirm_readings=high.confirm_readings,
         resolve=_below_both(high.resolve_sbp_below_mmhg, high.resolve_dbp_below_mmhg),
         resolve_readings=high.resolve_readings,
-        resolve_spacing_s=high.resolve_spacing_s,
+        resolve_spacing_s=_spacing(high.resolve_spacing_s, tolerance),
         resolution_text=_hypertension_resolution(high, ""),
         latch_at=None,
         card_until_acknowledged=high.card_until_acknowledged,
@@ -300,7 +306,7 @@ def bp_specs(policy: AlarmPolicy) -> tuple[BpRuleSpec, BpRuleSpec, BpRuleSpec]:
             severe.resolve_sbp_below_mmhg, severe.resolve_dbp_below_mmhg
         ),
         resolve_readings=severe.resolve_readings,
-        resolve_spacing_s=severe.resolve_spacing_s,
+        resolve_spacing_s=_spacing(severe.resolve_spacing_s, tolerance),
         resolution_text=_hypertension_resolution(
             severe, ", then reset" if severe.latching else ""
         ),
@@ -350,7 +356,7 @@ def bp_specs(policy: AlarmPolicy) -> tuple[BpRuleSpec, BpRuleSpec, BpRuleSpec]:
             any_of=False,
         ),
         resolve_readings=low.resolve_readings,
-        resolve_spacing_s=low.resolve_spacing_s,
+        resolve_spacing_s=_spacing(low.resolve_spacing_s, tolerance),
         resolution_text=(
             f"{low.resolve_readings} readings with SBP >= {low.sbp_mmhg + margin:g} "
             f"and MAP >= {low.map_mmhg + margin:g}"

@@ -225,7 +225,12 @@ class AlarmEngine:
         #: The baseline the relative rules use; ``None`` before dose start.
         self._rule_baseline: BaselineValues | None = None
         self._log = EpisodeLog(self._stamp)
-        self._bp_response = BpResponse(policy.bp_relative, policy.bp_high, self._log)
+        self._bp_response = BpResponse(
+            policy.bp_relative,
+            policy.bp_high,
+            self._log,
+            spacing_tolerance_s=policy.nibp_schedule.spacing_tolerance_s,
+        )
         self._hr_response = HrResponse(
             policy.hr_relative,
             policy.hr_high,

@@ -181,9 +181,16 @@ class BpResponse:
     """The BP episode and ``bp.rise``."""
 
     def __init__(
-        self, rel: BpRelativePolicy, high: BpHighPolicy, log: EpisodeLog
+        self,
+        rel: BpRelativePolicy,
+        high: BpHighPolicy,
+        log: EpisodeLog,
+        *,
+        spacing_tolerance_s: float = 0.0,
     ) -> None:
         self._rel = rel
+        #: The resolution's spacing less the NIBP cycle's tolerance.
+        self._resolve_spacing_s = max(0.0, rel.resolve_spacing_s - spacing_tolerance_s)
         self._high = high
         self._log = log
         self.episode: Episode | None = None
@@ -263,7 +270,7 @@ class BpResponse:
             return []
         if (
             self._last_resolving is None
-            or bp.t - self._last_resolving >= rel.resolve_spacing_s
+            or bp.t - self._last_resolving >= self._resolve_spacing_s
         ):
             self._resolved += 1
             self._last_resolving = bp.t

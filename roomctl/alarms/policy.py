@@ -266,6 +266,9 @@ class Spo2LowPolicy(PolicyModel):
     """Or: this many separate dips below the limit ..."""
     excursion_window_s: PositiveSeconds = 60
     """... within this long (s)."""
+    dip_end_percent: Percent = 92
+    """A dip ends only when SpO2 is back at or above this (%; the 2-point hysteresis),
+    so a value flickering around the limit counts as one dip."""
     priority: AlarmPriority = MEDIUM
     """Priority."""
     clear_percent: Percent = 92
@@ -388,7 +391,7 @@ class NibpPlausibilityPolicy(PolicyModel):
 
 
 class LinkPolicy(PolicyModel):
-    """``tech.link.<device>``: serial link lost, stale or garbled."""
+    """``tech.link.<device>``: serial link lost (port closed) or garbled."""
 
     delay_s: Seconds = 10
     """Unhealthy this long (s) raises it."""
@@ -441,6 +444,11 @@ class NibpSchedulePolicy(PolicyModel):
     bp_rule_cycle_s: PositiveSeconds = 180
     """While ``bp.high``, ``bp.severe`` or ``bp.low`` is active or awaiting its
     confirming reading (s)."""
+    spacing_tolerance_s: Annotated[float, Field(ge=0, le=60)] = 15
+    """Readings on a cycle arrive a cycle apart give or take the measurement's own
+    length (s): a resolution rule asking for readings N s apart ("two readings >= 5
+    min apart") accepts them up to this much sooner, so consecutive cycle readings
+    count."""
 
 
 class AudioPolicy(PolicyModel):
@@ -552,6 +560,10 @@ class AlarmPolicy(PolicyModel):
             (
                 self.hr_low.severe_limit_bpm <= self.hr_low.limit_bpm,
                 "hr_low.severe_limit_bpm must be at or below hr_low.limit_bpm",
+            ),
+            (
+                self.spo2_low.dip_end_percent >= self.spo2_low.limit_percent,
+                "spo2_low.dip_end_percent must be at or above its limit_percent",
             ),
             (
                 self.spo2_desat.immediate_percent <= self.spo2_desat.limit_percent,
@@ -719,8 +731,8 @@ def _spo2_rows(policy: AlarmPolicy) -> list[tuple[str, ...]]:
             f"SpO2 < {_g(low.limit_percent)}",
             (
                 f"integral >= {_g(low.integral_percent_s)} %*s, or "
-                f"{low.excursions} dips "
-                f"in {_g(low.excursion_window_s)} s"
+                f"{low.excursions} dips (each ending at >= "
+                f"{_g(low.dip_end_percent)}) in {_g(low.excursion_window_s)} s"
             ),
             _p(low.priority),
             "no",
@@ -804,7 +816,7 @@ def _technical_rows(policy: AlarmPolicy) -> list[tuple[str, ...]]:
         (
             "tech.link.<device>",
             (
-                "link lost or stale, or parse errors > "
+                "port closed (link lost), or parse errors > "
                 f"{_g(link.parse_error_ratio * 100)} %"
                 f" over {_g(link.parse_error_window_s)} s"
             ),

@@ -15,8 +15,9 @@ Decisions on the policy's ambiguities:
 - ``hr.low`` and ``hr.rise`` are judged on the same 10 s median as ``hr.high``, so one
   noisy sample neither starts nor breaks their delays (the table names the median only
   on the ``hr.high`` row; the other PR rows inherit it).
-- ``spo2.borderline`` is the 90-93 % band literally: a sample below 90 % ends its run
-  (``spo2.low`` and ``spo2.desat`` own that range).
+- ``spo2.borderline`` is the 90-93 % band literally: samples below 90 % end its run
+  (``spo2.low`` and ``spo2.desat`` own that range) — two in a row, as for every delay
+  run (signal.py: one failing sample is forgiven).
 - ``spo2.low`` "escalates to HIGH when the Desat row fires": the HIGH is carried by the
   ``spo2.desat`` code, and ``spo2.low`` keeps MEDIUM and clears by its own resolution
   (alarm-research.md §6 scenario 7: "recovery to 95 clears the MEDIUM after 30 s; the
@@ -24,6 +25,9 @@ Decisions on the policy's ambiguities:
 - ``spo2.low``'s integral of (90 - SpO2) is time-weighted sample-and-hold and restarts
   at 0 when a sample at or above 90 % arrives; repeated short dips are the 3-in-60 s
   rule's job. A resolved ``spo2.low`` forgets its dips, so it does not re-raise at once.
+- A dip for the 3-in-60 s rule ends only when SpO2 is back at ``dip_end_percent`` (92 %,
+  the row's 2-point hysteresis): a value flickering 89/90 around the limit is one dip,
+  not three (alarm-research.md §6 scenario 8: one dip to 89 raises nothing).
 - A delay of D seconds is met when the condition has held for at least D seconds
   (``>=``), on samples received in order.
 """
@@ -39,7 +43,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from roomctl.alarms.board import Assertion
-from roomctl.alarms.signal import EMPTY, Region, SustainedRun
+from roomctl.alarms.signal import EMPTY, Region, SustainedRun, TolerantRun
 from roomctl.events import AlarmKind, AlarmPriority
 from roomctl.readings import Metric
 
@@ -238,6 +242,8 @@ def still_run(
     if limits is None:
         # A rule without the baseline it needs resets its run on every sample.
         return (_DOWN, _UP) if run.since is None else EMPTY
+    if isinstance(run, TolerantRun) and run.missed:
+        return EMPTY  # any sample changes it: a pass forgives, a fail ends the run
     passes, region = verdict_region(tests, limits, value)
     return region if passes == (run.since is not None) else EMPTY
 
@@ -247,7 +253,7 @@ class ContinuousRule:
 
     def __init__(self, spec: ContinuousRuleSpec) -> None:
         self.spec = spec
-        self._runs = tuple(SustainedRun() for _ in spec.bands)
+        self._runs = tuple(TolerantRun() for _ in spec.bands)
         self._clear_run = SustainedRun()
         #: Index of the band in force; ``None``: condition absent.
         self.level: int | None = None
@@ -564,6 +570,8 @@ class Spo2LowRule:
         self.integral = 0.0
         self._integrated_to: float | None = None
         self._below = False
+        #: Inside a dip that has not yet ended (SpO2 not back at ``dip_end_percent``).
+        self._in_dip = False
         self._dips: deque[float] = deque()
         self._clear_run = SustainedRun()
         self.active = False
@@ -579,12 +587,15 @@ class Spo2LowRule:
         """Take one usable sample (after ``advance`` closed the previous interval)."""
         policy = self._policy
         if value < policy.limit_percent:
-            if not self._below:
+            if not self._in_dip:
                 self._dips.append(t)
+                self._in_dip = True
             self._below = True
         else:
             self._below = False
             self.integral = 0.0
+            if value >= policy.dip_end_percent:
+                self._in_dip = False
         meets_clear = value >= policy.clear_percent
         self._clear_run.feed(t, raw=meets_clear, smoothed=meets_clear)
 
@@ -617,6 +628,7 @@ class Spo2LowRule:
         ):
             self.active = False
             self._dips.clear()
+            self._in_dip = False
 
     def shown(self) -> tuple[str, float] | None:
         """What ``assertion`` is made of (equal: the same assertion)."""
@@ -666,9 +678,11 @@ class Spo2LowRule:
         if self._below or self.integral:
             return EMPTY
         limit, clear = policy.limit_percent, policy.clear_percent
+        # Inside a dip, a value at its end would end it: a change.
+        top = math.nextafter(policy.dip_end_percent, _DOWN) if self._in_dip else _UP
         if self._clear_run.since is None:
-            return (limit, math.nextafter(clear, _DOWN))
-        return (max(limit, clear), _UP)
+            return (limit, min(math.nextafter(clear, _DOWN), top))
+        return (max(limit, clear), top)
 
     def assertion(self) -> Assertion | None:
         """The condition in force, if any."""

@@ -17,6 +17,13 @@ stretches a spike that has ended (a 29 s spike to 135 raises nothing) nor adds l
 genuine step: 135 sustained raises at 30 s, and 155 for 15 s raises HIGH at 15 s, as
 alarm-research.md §6 scenario 9 expects.
 
+A rule's delay run (``TolerantRun``) also survives one sample on which both verdicts
+fail, and ends on the second in a row. Right after a step the median still holds the
+old values, so without this one noisy sample (HR 43 +/- 1 reading 45) restarted
+``hr.low``'s 15 s delay before the median had crossed, and the alarm came 6 s late. A
+rule fires only while both the held raw sample and the median meet the condition, so
+the grace never fires a rule on a failing value. Resolution runs take no grace.
+
 >>> run = SustainedRun()
 >>> for t, meets in [(0, True), (1, True), (2, False), (3, True)]:
 ...     run.feed(t, raw=meets, smoothed=meets)
@@ -67,6 +74,35 @@ class SustainedRun:
     def reset(self) -> None:
         """End the run (gap, suspension, or the rule changed state)."""
         self.since = None
+
+
+class TolerantRun(SustainedRun):
+    """A ``SustainedRun`` that ends on the second failing sample in a row."""
+
+    __slots__ = ("missed",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        #: The last sample failed both verdicts (one more ends the run).
+        self.missed = False
+
+    def feed(self, t: float, *, raw: bool, smoothed: bool) -> None:
+        """Take one sample's verdicts: on the raw value and on the smoothed one."""
+        if self.since is None:
+            if raw:
+                self.since = t
+        elif raw or smoothed:
+            self.missed = False
+        elif self.missed:
+            self.since = None
+            self.missed = False
+        else:
+            self.missed = True
+
+    def reset(self) -> None:
+        """End the run (gap, suspension, or the rule changed state)."""
+        self.since = None
+        self.missed = False
 
 
 class SignalTrack:

@@ -211,9 +211,16 @@ class LinkRule:
 
     @property
     def healthy(self) -> bool:
-        """Link up and parsing cleanly."""
+        """Port open and parsing cleanly.
+
+        A stream that stops with the port open (``stale``) is not a link fault: the
+        policy's link row names a closed port and parse errors, and the data-freshness
+        rows (``tech.spo2.data_lost``, ``tech.nibp.overdue``) own a silent device, so
+        one fault never raises two MEDIUM technical alarms (alarm-research.md §6,
+        scenario 10).
+        """
         return (
-            self._state is LinkState.UP
+            self._state is not LinkState.LOST
             and self._error_ratio <= self._policy.parse_error_ratio
         )
 

@@ -111,6 +111,9 @@ def configs() -> list[SessionConfig]:
         SessionConfig(seed=5, infusion_min=25.0, policy=scheduled),
         SessionConfig(seed=6, route=Route.IV, predose_bp=(146.0, 88.0)),
         SessionConfig(seed=7, duration_s=3600.0, silence=(-400.0, 20.0)),
+        # Seeds 1-7 stopped reaching bp.severe when resolution spacing took the
+        # NIBP cycle's tolerance (the cycles moved); seed 9 does.
+        SessionConfig(seed=9),
     ]
 
 

@@ -174,7 +174,7 @@ def test_link_flapping_under_10_s_raises_nothing() -> None:
     room = Room(devices=(OX,))
     room.prepare()
     for t in (100.0, 120.0):
-        room.link(t, LinkState.STALE)
+        room.link(t, LinkState.LOST)
         room.run(t + 5, spo2=97, pr=70)
         room.link(t + 5, LinkState.UP)
     room.run(200, spo2=97, pr=70)
@@ -184,10 +184,22 @@ def test_link_flapping_under_10_s_raises_nothing() -> None:
 def test_link_texts_and_an_unknown_device() -> None:
     room = Room(devices=(OX,))
     room.prepare()
-    room.link(100.0, LinkState.STALE, "capnograph")
+    room.link(100.0, LinkState.LOST, "capnograph")
     room.run(110, spo2=97, pr=70)
     [alarm] = [a for a in room.state().alarms if a.code == "tech.link.capnograph"]
-    assert alarm.text == "capnograph: link stale"
+    assert alarm.text == "capnograph: link lost"
+
+
+def test_a_stale_stream_with_the_port_open_is_data_lost_not_a_link_fault() -> None:
+    # alarm-research.md §6 scenario 10: a stream that stops with the port open raises
+    # tech.spo2.data_lost only; the link row names a closed port and parse errors.
+    room = Room(devices=(OX,))
+    room.prepare()
+    room.link(100.0, LinkState.STALE)
+    room.run(100, spo2=97, pr=70)
+    room.run(140)  # no frames: the stream has stopped
+    assert room.alarms("tech.link.oximeter") == []
+    assert [a.transition for a in room.alarms("tech.spo2.data_lost")][:1] == ["raised"]
 
 
 def test_decoder_errors_above_20_percent_are_unhealthy() -> None:
