@@ -94,3 +94,11 @@ class LightingError(OutputError):
 
 class RecordError(OutputError):
     """The session record could not be written."""
+
+
+class ExportError(RoomctlError):
+    """An export could not be made or delivered (bad target, HL7 receiver fault).
+
+    The message says what to fix in words a clinic admin understands: the file
+    suffix, the ``host:port``, or what the HL7 receiver answered.
+    """
