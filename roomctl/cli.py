@@ -122,6 +122,285 @@ def _replay(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# ---------------------------------------------------------------- record commands
+
+#: Export formats ``roomctl report --out`` hands to ``roomctl.export``.
+EXPORT_SUFFIXES = (".csv", ".hl7")
+#: Report formats (``roomctl.report.render.REPORT_SUFFIXES``, without importing it).
+REPORT_SUFFIXES = (".pdf", ".html", ".png")
+
+
+def _fail(message: str, code: int = EXIT_BAD_INPUT) -> int:
+    print(f"roomctl: {message}", file=sys.stderr)  # noqa: T201
+    return code
+
+
+def _record_settings(args: argparse.Namespace) -> tuple[Settings | None, Path]:
+    """The settings (with ``--config``) and the record path the command reads.
+
+    Raises:
+        ConfigError: ``--config`` names a bad file.
+    """
+    from roomctl.settings import RecordSettings  # noqa: PLC0415
+
+    record = getattr(args, "record", None)
+    config = getattr(args, "config", None)
+    settings = None if config is None else load_settings(Path(config))
+    if record is not None:
+        return settings, Path(record)
+    if settings is not None:
+        return settings, settings.record.path
+    return None, RecordSettings().path
+
+
+def _mllp_target(text: str) -> str | None:
+    """``None`` when ``text`` is a valid ``HOST:PORT``, else what is wrong."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not host:
+        return f"--mllp {text!r}: give the HL7 receiver as HOST:PORT"
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        return f"--mllp {text!r}: the port must be a number from 1 to 65535"
+    return None
+
+
+def _report(args: argparse.Namespace) -> int:
+    from roomctl.history import load_session, open_record, resolve_session  # noqa: PLC0415
+
+    out = None if args.out is None else Path(args.out)
+    suffix = "" if out is None else out.suffix.lower()
+    if out is None and args.mllp is None:
+        return _fail(
+            "say where the report goes: --out FILE (.pdf, .html, .png, "
+            ".csv or .hl7) or --mllp HOST:PORT"
+        )
+    if out is not None and suffix not in REPORT_SUFFIXES + EXPORT_SUFFIXES:
+        return _fail(
+            f"--out {out}: a report is written as .pdf, .html or .png and an export "
+            f"as .csv or .hl7, not {suffix or 'a file without a suffix'}"
+        )
+    if out is not None and not out.parent.is_dir():
+        return _fail(f"--out {out}: the folder {out.parent} does not exist")
+    if args.mllp is not None and (problem := _mllp_target(args.mllp)) is not None:
+        return _fail(problem)
+    try:
+        settings, record = _record_settings(args)
+    except ConfigError as exc:
+        _print_config_problems(exc)
+        return EXIT_BAD_INPUT
+    try:
+        conn = open_record(record)
+        try:
+            session_id = resolve_session(conn, args.session, last=args.last)
+            history = (
+                load_session(conn, session_id) if suffix in REPORT_SUFFIXES else None
+            )
+        finally:
+            conn.close()
+    except RecordError as exc:
+        return _fail(str(exc))
+    if history is not None and out is not None:
+        from datetime import UTC, datetime  # noqa: PLC0415
+
+        from roomctl.report import build_report  # noqa: PLC0415
+        from roomctl.report.render import write_report  # noqa: PLC0415
+
+        model = build_report(
+            history,
+            policy=None if settings is None else settings.alarms,
+            policy_source="the default alarm policy"
+            if settings is None
+            else f"the alarm policy of {args.config}",
+            tz=datetime.now(UTC).astimezone().tzinfo or UTC,
+            generated_at=datetime.now(UTC),
+        )
+        try:
+            print(write_report(model, out))  # noqa: T201
+        except OSError as exc:
+            return _fail(f"cannot write the report {out}: {exc}", EXIT_FAILURE)
+    if suffix in EXPORT_SUFFIXES or args.mllp is not None:
+        return _export(
+            record,
+            session_id,
+            out=out if suffix in EXPORT_SUFFIXES else None,
+            mllp=args.mllp,
+        )
+    return EXIT_OK
+
+
+def _export(
+    record: Path, session_id: str, *, out: Path | None, mllp: str | None
+) -> int:
+    from roomctl.errors import RoomctlError  # noqa: PLC0415
+
+    try:
+        from roomctl.export import export_session  # noqa: PLC0415
+    except ImportError as exc:  # pragma: no cover - the exports ship with roomctl
+        return _fail(f"the exports are not available: {exc}", EXIT_FAILURE)
+    try:
+        print(export_session(record, session_id, out=out, mllp=mllp))  # noqa: T201
+    except RecordError as exc:
+        return _fail(str(exc))
+    except RoomctlError as exc:  # ExportError: the file or the HL7 receiver failed
+        return _fail(str(exc), EXIT_FAILURE)
+    return EXIT_OK
+
+
+def _sessions(args: argparse.Namespace) -> int:
+    from roomctl.history import list_sessions, open_record  # noqa: PLC0415
+
+    try:
+        _settings, record = _record_settings(args)
+    except ConfigError as exc:
+        _print_config_problems(exc)
+        return EXIT_BAD_INPUT
+    try:
+        conn = open_record(record)
+        try:
+            sessions = list_sessions(conn)
+        finally:
+            conn.close()
+    except RecordError as exc:
+        return _fail(str(exc))
+    from roomctl.history import session_rows  # noqa: PLC0415
+
+    rows = session_rows(sessions)
+    if args.json:
+        print(json.dumps(rows, indent=2))  # noqa: T201
+    elif not rows:
+        print(f"The record {record} has no sessions yet.")  # noqa: T201
+    else:
+        print(_sessions_table(rows))  # noqa: T201
+    return EXIT_OK
+
+
+def _sessions_table(rows: list[dict[str, object]]) -> str:
+    from datetime import datetime  # noqa: PLC0415
+
+    def local(text: object) -> str:
+        return datetime.fromisoformat(str(text)).astimezone().strftime("%Y-%m-%d %H:%M")
+
+    def minutes(value: object) -> str:
+        return (
+            f"{round(float(value) / 60)} min" if isinstance(value, int | float) else ""
+        )
+
+    header = (
+        "SESSION",
+        "ROOM",
+        "STARTED",
+        "ENDED",
+        "DURATION",
+        "ROUTE",
+        "READINGS",
+        "ALARMS",
+    )
+    table = [header]
+    for row in rows:
+        state = row["state"]
+        ended = (
+            local(row["ended_at"])
+            if state == "ended"
+            else ("in progress" if state == "running" else "not closed")
+        )
+        table.append(
+            (
+                str(row["id"]),
+                str(row["room"]),
+                local(row["started_at"]),
+                ended,
+                minutes(row["duration_s"]),
+                str(row["route"]),
+                str(row["readings"]),
+                str(row["alarms"]),
+            )
+        )
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    zone = datetime.now().astimezone().strftime("%Z")
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+        for r in table
+    ]
+    noun = "session" if len(rows) == 1 else "sessions"
+    lines.append(f"({len(rows)} {noun}; times in {zone})")
+    return "\n".join(lines)
+
+
+def _prune(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    from roomctl.retention import prune  # noqa: PLC0415
+    from roomctl.settings import RecordSettings  # noqa: PLC0415
+
+    try:
+        settings, record = _record_settings(args)
+    except ConfigError as exc:
+        _print_config_problems(exc)
+        return EXIT_BAD_INPUT
+    record_settings = (
+        RecordSettings(path=record) if settings is None else settings.record
+    )
+    days = (
+        args.older_than
+        if args.older_than is not None
+        else record_settings.retention_days
+    )
+    if days is None:
+        return _fail(
+            "say how old a session must be: --older-than DAYS, or set "
+            "record.retention_days in the configuration"
+        )
+    if days < 0:
+        return _fail(f"--older-than {days:g}: give 0 days or more")
+    archive_dir = None
+    if args.archive is not None:
+        archive_dir = Path(args.archive)
+    elif not args.delete:
+        archive_dir = record_settings.archive_dir
+        if archive_dir is None:
+            return _fail(
+                "say what happens to old sessions: --archive DIR or --delete (or set "
+                "record.archive_dir in the configuration)"
+            )
+    captures = (
+        record_settings.effective_captures_dir
+        if settings is not None
+        else RecordSettings(path=record).effective_captures_dir
+    )
+    try:
+        report = prune(
+            record,
+            captures_dir=captures,
+            older_than_days=days,
+            archive_dir=archive_dir,
+            now=datetime.now(UTC),
+            dry_run=args.dry_run,
+        )
+    except RecordError as exc:
+        code = EXIT_BAD_INPUT if not record.is_file() else EXIT_FAILURE
+        return _fail(str(exc), code)
+    for line in report.lines():
+        print(line)  # noqa: T201
+    return EXIT_OK
+
+
+def _add_record_options(
+    parser: argparse.ArgumentParser, *, default: object = None
+) -> None:
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument(
+        "--config",
+        metavar="FILE",
+        default=default,
+        help="the room's settings: its record, captures folder and alarm policy",
+    )
+    source.add_argument(
+        "--record",
+        metavar="PATH",
+        default=default,
+        help="the session record (SQLite) to read, instead of the configured one",
+    )
+
+
 def _demo(args: argparse.Namespace) -> int:
     from roomctl.demo import run_demo  # noqa: PLC0415 (command-local imports)
 
@@ -164,6 +443,63 @@ def _sim(args: argparse.Namespace) -> int:
     # roomctl never imports the simulators (an import-layer contract); run them as
     # their own program instead.
     os.execv(sys.executable, [sys.executable, "-m", "simulators", *args.sim_args])  # noqa: S606
+
+
+def _add_record_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> None:
+    """``report``, ``sessions`` and ``sessions prune``."""
+    report = commands.add_parser(
+        "report",
+        help="a session's report (.pdf, .html, .png) or export (.csv, .hl7, MLLP)",
+    )
+    which = report.add_mutually_exclusive_group(required=True)
+    which.add_argument(
+        "--session", metavar="ID", help="the session (see roomctl sessions)"
+    )
+    which.add_argument("--last", action="store_true", help="the newest session")
+    report.add_argument(
+        "--out",
+        metavar="FILE",
+        help="where to write: .pdf, .html or .png (report), .csv or .hl7 (export)",
+    )
+    report.add_argument(
+        "--mllp", metavar="HOST:PORT", help="send the HL7 export to this receiver"
+    )
+    _add_record_options(report)
+    report.set_defaults(handler=_report)
+
+    sessions = commands.add_parser(
+        "sessions", help="list the sessions in the record; prune old ones"
+    )
+    _add_record_options(sessions)
+    sessions.add_argument("--json", action="store_true", help="JSON instead of a table")
+    sessions.set_defaults(handler=_sessions)
+    sessions_commands = sessions.add_subparsers(
+        dest="sessions_command", metavar="prune"
+    )
+    prune = sessions_commands.add_parser(
+        "prune",
+        help="archive or delete finished sessions older than a number of days",
+    )
+    prune.add_argument(
+        "--older-than",
+        type=float,
+        metavar="DAYS",
+        help="age limit in days (default: record.retention_days)",
+    )
+    what = prune.add_mutually_exclusive_group()
+    what.add_argument(
+        "--archive",
+        metavar="DIR",
+        help="archive them here (default: record.archive_dir)",
+    )
+    what.add_argument("--delete", action="store_true", help="delete them")
+    prune.add_argument(
+        "--dry-run", action="store_true", help="say what would be done; change nothing"
+    )
+    _add_record_options(prune, default=argparse.SUPPRESS)
+    prune.set_defaults(handler=_prune)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -233,6 +569,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--readings", action="store_true", help="print every reading as well"
     )
     replay.set_defaults(handler=_replay)
+
+    _add_record_commands(commands)
 
     config = commands.add_parser("config", help="configuration tools")
     config_commands = config.add_subparsers(dest="config_command", required=True)

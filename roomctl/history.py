@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from roomctl.errors import RecordError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from pathlib import Path
 
 
@@ -31,6 +32,17 @@ class SessionInfo:
     infusion_min: float
     readings: int
     events: int
+    #: Alarms raised (``alarm`` events with the ``raised`` transition).
+    alarms: int = 0
+    #: Time of the session's last reading or event (epoch seconds); ``None``: no rows.
+    last_ts: float | None = None
+
+    @property
+    def last_activity(self) -> datetime:
+        """When the session last wrote anything (its start when it wrote nothing)."""
+        if self.last_ts is None:
+            return self.started_at
+        return datetime.fromtimestamp(self.last_ts, tz=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +107,12 @@ def _dt(text: str | None) -> datetime | None:
 _SESSION_SQL = (
     "SELECT s.id, s.room, s.started_at, s.ended_at, s.route, s.infusion_min,"
     " (SELECT COUNT(*) FROM readings r WHERE r.session_id = s.id),"
-    " (SELECT COUNT(*) FROM events e WHERE e.session_id = s.id)"
+    " (SELECT COUNT(*) FROM events e WHERE e.session_id = s.id),"
+    " (SELECT COUNT(*) FROM events e WHERE e.session_id = s.id AND e.type = 'alarm'"
+    "  AND json_extract(e.payload, '$.transition') = 'raised'),"
+    " (SELECT MAX(ts) FROM (SELECT MAX(ts) AS ts FROM readings r"
+    "  WHERE r.session_id = s.id UNION ALL SELECT MAX(ts) FROM events e"
+    "  WHERE e.session_id = s.id))"
     " FROM sessions s"
 )
 
@@ -112,6 +129,8 @@ def _info(row: tuple[object, ...]) -> SessionInfo:
         infusion_min=float(row[5]),  # type: ignore[arg-type]
         readings=int(row[6]),  # type: ignore[call-overload]
         events=int(row[7]),  # type: ignore[call-overload]
+        alarms=int(row[8]),  # type: ignore[call-overload]
+        last_ts=None if row[9] is None else float(row[9]),  # type: ignore[arg-type]
     )
 
 
@@ -119,6 +138,61 @@ def list_sessions(conn: sqlite3.Connection) -> list[SessionInfo]:
     """Every session in the record, oldest first."""
     rows = conn.execute(f"{_SESSION_SQL} ORDER BY s.started_at, s.id").fetchall()
     return [_info(row) for row in rows]
+
+
+def running_sessions(sessions: Iterable[SessionInfo]) -> set[str]:
+    """Ids of the sessions that may still be running.
+
+    A session runs from its start until the daemon closes it (``ended_at``); one
+    without ``ended_at`` that is not its room's newest was left by a daemon that died
+    and started a new session since, so it is finished.
+    """
+    newest: dict[str, SessionInfo] = {}
+    for info in sessions:
+        best = newest.get(info.room)
+        if best is None or (info.started_at, info.id) > (best.started_at, best.id):
+            newest[info.room] = info
+    return {info.id for info in newest.values() if info.ended_at is None}
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def session_rows(sessions: list[SessionInfo]) -> list[dict[str, object]]:
+    """The sessions as JSON-ready rows (``roomctl sessions --json``).
+
+    ``state`` is ``ended``, ``running`` (no end, its room's newest) or ``not closed``
+    (no end, but its room has a newer session); ``duration_s`` runs to the end, or to
+    the last data of a session without one.
+    """
+    running = running_sessions(sessions)
+    rows: list[dict[str, object]] = []
+    for info in sessions:
+        if info.ended_at is not None:
+            state, end = "ended", info.ended_at
+        else:
+            state = "running" if info.id in running else "not closed"
+            end = info.last_activity
+        rows.append(
+            {
+                "id": info.id,
+                "room": info.room,
+                "started_at": _iso(info.started_at),
+                "ended_at": None if info.ended_at is None else _iso(info.ended_at),
+                "state": state,
+                "duration_s": round(
+                    max(0.0, (end - info.started_at).total_seconds()), 1
+                ),
+                "last_activity": _iso(info.last_activity),
+                "route": info.route,
+                "infusion_min": info.infusion_min,
+                "readings": info.readings,
+                "events": info.events,
+                "alarms": info.alarms,
+            }
+        )
+    return rows
 
 
 def resolve_session(
