@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from typing import TYPE_CHECKING, cast
 
 from roomctl import __version__
@@ -27,6 +28,7 @@ from roomctl.events import (
     Command,
     CommandHandled,
     CommandVerb,
+    DeviceLost,
     MusicPlayed,
     NoteAdded,
     OutputFailed,
@@ -34,6 +36,7 @@ from roomctl.events import (
     SessionOpened,
     TechnicalNotice,
 )
+from roomctl.eventstream import event_type
 from roomctl.lighting import MqttLightController
 from roomctl.mqtt.bridge import MqttBridge
 from roomctl.nibp import MeasuringDriver, NibpController
@@ -42,12 +45,14 @@ from roomctl.playlists.controller import MusicController, TrackStarted
 from roomctl.playlists.vlc_player import VlcPlayer
 from roomctl.readings import LinkState
 from roomctl.recorder import Recorder
+from roomctl.resume import plan_resume
 from roomctl.roomstate import RoomState
 from roomctl.systemd import Notifier
 
 if TYPE_CHECKING:
     from collections.abc import Coroutine
 
+    from roomctl.resume import Resumption
     from roomctl.settings import Settings
 
 _LOGGER = logging.getLogger(__name__)
@@ -74,7 +79,12 @@ class Daemon:
         notifier: Notifier | None = None,
     ) -> None:
         self.settings = settings
-        self.clock: Clock = clock if clock is not None else SystemClock()
+        base_clock: Clock = clock if clock is not None else SystemClock()
+        #: The unfinished session this daemon continues (``roomctl.resume``), if any.
+        self.resumed = plan_resume(settings, base_clock)
+        resumed = self.resumed
+        # A resumed session runs on its own time axis: monotonic seconds are its t.
+        self.clock: Clock = base_clock if resumed is None else resumed.clock
         self.notifier = notifier if notifier is not None else Notifier()
         self.bus = EventBus()
         self.recorder = Recorder(
@@ -83,18 +93,26 @@ class Daemon:
             clock=self.clock,
             flush_interval_s=settings.record.flush_interval_s,
         )
-        self.started_mono = self.clock.monotonic()
-        enabled = {n: d for n, d in settings.devices.items() if d.enabled}
-        self.engine = AlarmEngine(
-            settings.alarms,
-            route=settings.session.route,
-            infusion_min=settings.session.infusion_min,
-            epoch_mono=self.started_mono,
-            epoch_at=self.clock.now_utc(),
-            devices={n: DRIVERS[d.protocol].category for n, d in enabled.items()},
-        )
+        #: The session's start: t = 0 of the engine, the capture and the state.
+        self.started_at = self.clock.now_utc()
+        if resumed is None:
+            self.started_mono = self.clock.monotonic()
+            enabled = {n: d for n, d in settings.devices.items() if d.enabled}
+            self.engine = AlarmEngine(
+                settings.alarms,
+                route=settings.session.route,
+                infusion_min=settings.session.infusion_min,
+                epoch_mono=self.started_mono,
+                epoch_at=self.started_at,
+                devices={n: DRIVERS[d.protocol].category for n, d in enabled.items()},
+            )
+            self.session_id = session_id_for(settings.room.name, self.clock)
+        else:
+            self.started_mono = 0.0
+            self.started_at = resumed.header.started_at
+            self.engine = resumed.engine
+            self.session_id = resumed.session.session_id
         self.pipeline = ReadingPipeline(bus=self.bus, engine=self.engine)
-        self.session_id = session_id_for(settings.room.name, self.clock)
         self.room_state = RoomState(
             bus=self.bus,
             clock=self.clock,
@@ -150,12 +168,16 @@ class Daemon:
             table=settings.lighting.scene_table(),
         )
         self.capture: CaptureWriter | None = None
-        if settings.record.capture:
+        if resumed is not None:
+            # The session's capture goes on: no new header, the same time axis.
+            self.capture = CaptureWriter(resumed.capture_path, None, start_mono=0.0)
+            self.room_state.add_provider("resumed", lambda _now: resumed.state())
+        elif settings.record.capture:
             self.capture = CaptureWriter(
                 settings.record.effective_captures_dir / f"{self.session_id}.jsonl",
                 CaptureHeader(
                     room=settings.room.name,
-                    started_at=self.clock.now_utc(),
+                    started_at=self.started_at,
                     devices={
                         name: device.protocol
                         for name, device in settings.devices.items()
@@ -164,7 +186,7 @@ class Daemon:
                     route=settings.session.route,
                     infusion_min=settings.session.infusion_min,
                 ),
-                start_mono=self.clock.monotonic(),
+                start_mono=self.started_mono,
             )
         self.supervisors = [
             DeviceSupervisor(
@@ -205,8 +227,15 @@ class Daemon:
         """
         if self.capture is not None:
             self.capture.op(
-                command.verb, dict(command.args), command.by, command.occurred_mono
+                command.verb,
+                dict(command.args),
+                command.by,
+                command.occurred_mono,
+                command_id=command.command_id,
             )
+            # On disk before the reply goes out: a command the room answered is
+            # never lost to a crash (a resumed session records it from here).
+            self.capture.flush_now()
         if command.verb is CommandVerb.NOTE:
             self.bus.publish(
                 NoteAdded(
@@ -291,6 +320,8 @@ class Daemon:
         )
 
     def _open_session(self) -> SessionOpened:
+        if self.resumed is not None:
+            return self._resume_session(self.resumed)
         opened = SessionOpened(
             occurred_mono=self.clock.monotonic(),
             occurred_at=self.clock.now_utc(),
@@ -307,6 +338,85 @@ class Daemon:
             )
         self.bus.publish(opened)
         return opened
+
+    def _resume_session(self, resumed: Resumption) -> SessionOpened:
+        """Continue an unfinished session (``roomctl.resume``).
+
+        Write what the crash kept from the record, take up the room (director,
+        music, NIBP cycle), then mark the gap.
+        """
+        now = self.clock.monotonic()
+        header = resumed.header
+        opened = SessionOpened(
+            occurred_mono=now,
+            occurred_at=self.clock.now_utc(),
+            session_id=self.session_id,
+            route=header.route,
+            infusion_min=header.infusion_min,
+            resumed=True,
+        )
+        self.recorder.resume_session(opened)
+        self.recorder.record_now(resumed.missed)
+        if resumed.missed:
+            counts = Counter(event_type(event) for event in resumed.missed)
+            _LOGGER.info(
+                "the record lacked what came just before the crash; written from "
+                "the capture now: %s",
+                ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items())),
+            )
+        state = self.engine.snapshot(now)
+        if self.music is not None:
+            patient_ref = resumed.session.patient_ref
+            self.music.begin_session(
+                heard=self.recorder.heard_tracks(patient_ref) | resumed.heard,
+                seed=self.session_id,
+            )
+        self.director.restore(
+            phase=state.phase,
+            alarms={alarm.code: alarm.priority for alarm in state.alarms},
+            lights=resumed.lights,
+            music=resumed.music,
+        )
+        nibp = state.nibp
+        if nibp.cycle_s is not None and nibp.next_due_mono is not None:
+            for controller in self.nibp_controllers:
+                controller.continue_schedule(now - (nibp.next_due_mono - nibp.cycle_s))
+        self.bus.publish(opened)
+        self._mark_gap(resumed)
+        return opened
+
+    def _mark_gap(self, resumed: Resumption) -> None:
+        """The devices went silent at the crash point; say so, then move time on."""
+        text = resumed.gap_text()
+        crash = resumed.t_crash
+        for supervisor in self.supervisors:
+            if self.capture is not None:
+                self.capture.link(supervisor.name, LinkState.LOST, crash, restart=True)
+            self.pipeline.link_changed(
+                DeviceLost(
+                    occurred_mono=crash,
+                    occurred_at=resumed.at(crash),
+                    device=supervisor.name,
+                    reason=text,
+                )
+            )
+        now = self.clock.monotonic()
+        self.bus.publish(
+            TechnicalNotice(
+                occurred_mono=now,
+                occurred_at=self.clock.now_utc(),
+                component="session",
+                text=text,
+            )
+        )
+        _LOGGER.warning("session %s continues: %s", self.session_id, text)
+        if resumed.trimmed_bytes:
+            _LOGGER.warning(
+                "the capture's last line was cut short by the crash; %d bytes removed",
+                resumed.trimmed_bytes,
+            )
+        # The engine sees the gap now (tech.link, data lost), not at its next tick.
+        self.tick()
 
     def critical_tasks(self) -> dict[str, Coroutine[None, None, None]]:
         """The alarm path: device supervisors and the pipeline, by task name."""

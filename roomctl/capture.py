@@ -5,6 +5,12 @@ sent (``tx``), link changes and operator inputs, each with ``t`` seconds since t
 header's ``started_at``. ``read_capture`` checks every line and raises ``CaptureError``
 naming the line and the fault. ``CaptureWriter`` buffers lines in memory and writes
 them off the event loop, so the alarm path never waits on the disk.
+
+Two extensions of contracts.md §2 (unknown keys, so older readers ignore them): an
+operator input carries the command's ``id`` when it had one (crash resume knows by it
+whether the record has the command), and a ``link`` ``lost`` record written when a
+restarted daemon continues the session carries ``"restart": true`` (the device's
+decoder and driver start afresh there, as the new process's did).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import json
 import logging
 import os
 import re
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, TextIO, TypeAlias
@@ -69,12 +76,18 @@ class BytesRecord:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LinkRecord:
-    """A device link went ``up`` or was ``lost``."""
+    """A device link went ``up`` or was ``lost``.
+
+    ``restart``: the link was lost because the daemon stopped (written when it
+    resumes the session): its decoder and driver start afresh after it, as the
+    restarted daemon's did.
+    """
 
     line: int
     t: float
     dev: str
     state: LinkState
+    restart: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -86,6 +99,8 @@ class OpRecord:
     verb: CommandVerb
     args: dict[str, object] = field(default_factory=dict)
     by: Role | None = None
+    #: The command's ``id`` (MQTT), when it had one: the record's ``command_id``.
+    command_id: str = ""
 
 
 #: Any record after the header.
@@ -163,7 +178,15 @@ def _parse_record(
             verb, args, by = validate_command(str(raw["op"]), payload)
         except CommandInvalid as exc:
             raise _fail(source, number, f"bad operator input: {exc}") from exc
-        return OpRecord(line=number, t=float(t), verb=verb, args=args, by=by)
+        command_id = raw.get("id")
+        return OpRecord(
+            line=number,
+            t=float(t),
+            verb=verb,
+            args=args,
+            by=by,
+            command_id=command_id if isinstance(command_id, str) else "",
+        )
     return _parse_device_record(raw, float(t), number, header, source)
 
 
@@ -185,7 +208,9 @@ def _parse_device_record(
             state = LinkState(str(raw["link"]))
         except ValueError as exc:
             raise _fail(source, number, f"unknown link state {raw['link']!r}") from exc
-        return LinkRecord(line=number, t=t, dev=dev, state=state)
+        return LinkRecord(
+            line=number, t=t, dev=dev, state=state, restart=raw.get("restart") is True
+        )
     raise _fail(source, number, "unknown record (expected rx, tx, link or op)")
 
 
@@ -256,17 +281,33 @@ def _iter_records(
 
 
 class CaptureWriter:
-    """Writes one session's capture file; calls never block on the disk."""
+    """Writes one session's capture file; calls never block on the disk.
 
-    def __init__(self, path: Path, header: CaptureHeader, *, start_mono: float) -> None:
+    ``header=None`` appends to the capture of a resumed session (its header is there
+    already). Lines are written in the order they were added: by the writer's thread
+    every ``CAPTURE_FLUSH_INTERVAL_S``, or at once by ``flush_now`` (an operator input
+    is on disk before its reply goes out; shutdown).
+    """
+
+    def __init__(
+        self, path: Path, header: CaptureHeader | None, *, start_mono: float
+    ) -> None:
         self.path = path
         self._start_mono = start_mono
-        self._lines: list[str] = [json.dumps(header.to_json())]
+        self._lines: list[str] = []
+        if header is not None:
+            self._lines.append(json.dumps(header.to_json()))
         path.parent.mkdir(parents=True, exist_ok=True)
         # Health data: owner-only from the first byte.
-        fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600)
-        self._file = os.fdopen(fd, "a", encoding="utf-8")
+        self._fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600)
+        # Lines taken from ``_lines`` but not yet on disk. A write the disk cuts short
+        # (full) goes on later from the first byte it did not take: a line is never
+        # written twice, nor left half-written (tests/faults/test_disk_full.py).
+        self._unwritten = bytearray()
         self._failed = False
+        # Taking the buffered lines and writing them is one step under this lock, so
+        # the thread's writes and ``flush_now`` never reorder lines.
+        self._lock = threading.Lock()
 
     def _t(self, mono: float) -> float:
         return round(max(0.0, mono - self._start_mono), 4)
@@ -282,44 +323,66 @@ class CaptureWriter:
         """Record bytes sent to ``dev``."""
         self._add({"t": self._t(mono), "dev": dev, "tx": data.hex()})
 
-    def link(self, dev: str, state: LinkState, mono: float) -> None:
-        """Record a link change (``up`` or ``lost``)."""
-        self._add({"t": self._t(mono), "dev": dev, "link": state.value})
+    def link(
+        self, dev: str, state: LinkState, mono: float, *, restart: bool = False
+    ) -> None:
+        """Record a link change (``up``, ``lost``; ``restart``: see ``LinkRecord``)."""
+        record: dict[str, object] = {"t": self._t(mono), "dev": dev}
+        record["link"] = state.value
+        if restart:
+            record["restart"] = True
+        self._add(record)
 
     def op(
-        self, verb: CommandVerb, args: dict[str, object], by: Role | None, mono: float
+        self,
+        verb: CommandVerb,
+        args: dict[str, object],
+        by: Role | None,
+        mono: float,
+        *,
+        command_id: str = "",
     ) -> None:
-        """Record an operator input."""
+        """Record an operator input (with its ``id`` when it has one)."""
         record: dict[str, object] = {"t": self._t(mono), "op": verb.value, **args}
         if by is not None:
             record["by"] = by.value
+        if command_id:
+            record["id"] = command_id
         self._add(record)
 
     def _write(self, lines: list[str]) -> None:
-        self._file.write("".join(f"{line}\n" for line in lines))
-        self._file.flush()
+        self._unwritten += "".join(f"{line}\n" for line in lines).encode()
+        while self._unwritten:
+            written = os.write(self._fd, self._unwritten)
+            del self._unwritten[:written]
+
+    def _write_pending(self) -> None:
+        """Write the buffered lines; on failure keep the rest, in order, and raise."""
+        with self._lock:
+            lines, self._lines = self._lines, []
+            if lines or self._unwritten:
+                # On failure what the disk did not take stays in ``_unwritten``.
+                self._write(lines)
 
     def flush_now(self) -> None:
-        """Write buffered lines on the calling thread (shutdown)."""
-        lines, self._lines = self._lines, []
-        if lines:
-            try:
-                self._write(lines)
-            except OSError as exc:
-                _LOGGER.error("capture %s: final write failed: %s", self.path, exc)
+        """Write buffered lines on the calling thread (operator inputs, shutdown)."""
+        try:
+            self._write_pending()
+        except OSError as exc:
+            if not self._failed:
+                _LOGGER.error("capture %s: cannot write: %s", self.path, exc)
+            self._failed = True
 
     async def run(self) -> None:
         """Write buffered lines every ``CAPTURE_FLUSH_INTERVAL_S`` until cancelled."""
         try:
             while True:
                 await asyncio.sleep(CAPTURE_FLUSH_INTERVAL_S)
-                if not self._lines:
+                if not self._lines and not self._unwritten:
                     continue
-                lines, self._lines = self._lines, []
                 try:
-                    await asyncio.to_thread(self._write, lines)
+                    await asyncio.to_thread(self._write_pending)
                 except OSError as exc:
-                    self._lines[:0] = lines
                     if not self._failed:
                         _LOGGER.error("capture %s: cannot write: %s", self.path, exc)
                     self._failed = True
@@ -331,4 +394,37 @@ class CaptureWriter:
     def close(self) -> None:
         """Write what is left and close the file."""
         self.flush_now()
-        self._file.close()
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
+def trim_partial_line(path: Path) -> int:
+    """Cut a capture's unfinished last line (a write cut short by a crash).
+
+    A file without one whole line is left as it is (it is no capture to append to).
+
+    Returns:
+        How many bytes were cut (0: the file ends with a whole line).
+
+    Raises:
+        OSError: the file cannot be read or truncated.
+    """
+    with path.open("r+b") as file:
+        size = file.seek(0, os.SEEK_END)
+        end = size
+        while end > 0:
+            step = min(end, 65536)
+            file.seek(end - step)
+            chunk = file.read(step)
+            if end == size and chunk.endswith(b"\n"):
+                return 0
+            newline = chunk.rfind(b"\n")
+            if newline >= 0:
+                end = end - step + newline + 1
+                break
+            end -= step
+        if end == 0:
+            return 0
+        file.truncate(end)
+        return size - end

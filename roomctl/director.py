@@ -12,6 +12,7 @@ phase's own scene; overrides stay under the phase's brightness ceiling.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import TYPE_CHECKING, Protocol, cast
 
@@ -108,6 +109,8 @@ class SceneDirector:
         self.phase = Phase.PREPARATION
         self.override: LightScene | None = None
         self._alarms: dict[str, AlarmPriority] = {}
+        #: ``music`` commands to carry out when ``run`` starts (``restore``).
+        self._music_on_start: list[dict[str, object]] = []
 
     @property
     def alarm_priority(self) -> AlarmPriority | None:
@@ -133,19 +136,46 @@ class SceneDirector:
         """
         if self._lights is None:
             return "this room has no lights configured"
-        scene = args.get("scene")
-        level = args.get("level")
         try:
-            self.override = scene_for_command(
-                phase=self.phase,
-                scene=None if scene is None else str(scene),
-                level_percent=None if not isinstance(level, int) else level,
-                table=self._table,
-            )
+            self.override = self._override_for(args)
         except ValueError as exc:
             return str(exc)
         self._apply()
         return None
+
+    def _override_for(self, args: Mapping[str, object]) -> LightScene | None:
+        scene = args.get("scene")
+        level = args.get("level")
+        return scene_for_command(
+            phase=self.phase,
+            scene=None if scene is None else str(scene),
+            level_percent=None if not isinstance(level, int) else level,
+            table=self._table,
+        )
+
+    def restore(
+        self,
+        *,
+        phase: Phase,
+        alarms: Mapping[str, AlarmPriority],
+        lights: Iterable[Mapping[str, object]] = (),
+        music: Iterable[Mapping[str, object]] = (),
+    ) -> None:
+        """Take up a resumed session's room (crash resume); nothing is sent yet.
+
+        ``phase`` and ``alarms`` (the alarms present, by code) are the rebuilt
+        engine's; ``lights`` the therapist's ``lights`` commands since the phase
+        began (the override); ``music`` the ``music`` commands still in force
+        (volume, pause), carried out when ``run`` starts, after the phase's music.
+        """
+        self.phase = phase
+        self._alarms = dict(alarms)
+        self.override = None
+        for args in lights:
+            # A command the room refused then changes nothing now either.
+            with contextlib.suppress(ValueError):
+                self.override = self._override_for(args)
+        self._music_on_start = [dict(args) for args in music]
 
     def music_command(self, args: Mapping[str, object]) -> str | None:
         """A therapist's ``music`` command: ``None`` when done, else the reason."""
@@ -195,6 +225,9 @@ class SceneDirector:
         """Follow the bus until cancelled."""
         if self._music is not None:
             self._music.set_phase(self.phase)
+            for args in self._music_on_start:
+                self.music_command(args)
+        self._music_on_start = []
         self._apply()
         while True:
             self._take(await self._sub.get())

@@ -64,9 +64,18 @@ class NibpController:
         self._retry_at: float | None = None
         self._up_since: float | None = None
         self._last_start: float | None = None
+        self._continue_ago_s: float | None = None
         #: Determinations started, and those that failed.
         self.started = 0
         self.failed = 0
+
+    def continue_schedule(self, last_start_ago_s: float) -> None:
+        """A resumed session: its last determination began this many seconds ago.
+
+        The cycle goes on from there instead of starting a determination as soon as
+        the link is up (call before ``run``).
+        """
+        self._continue_ago_s = last_start_ago_s
 
     def request_now(self) -> None:
         """Start a determination as soon as possible (nurse's "start now", STAT)."""
@@ -87,6 +96,9 @@ class NibpController:
     async def run(self) -> None:
         """Measure on the cycle and on request until cancelled."""
         loop = asyncio.get_running_loop()
+        if self._continue_ago_s is not None:
+            self._last_start = loop.time() - self._continue_ago_s
+            self._continue_ago_s = None
         while True:
             try:
                 # Wake at least every POLL_S: the cycle changes with the phase.

@@ -4,7 +4,10 @@ Every reading, alarm transition, phase change, operator command, device link eve
 note is written. Rows are queued from a bus subscription and written every
 ``flush_interval_s`` by a worker thread, so a reading is durable within 1 s of arrival
 and the alarm path never waits on the disk. A failed write (disk full, file locked)
-keeps the rows queued, reports the fault, and retries: nothing is dropped.
+keeps the rows queued, reports the fault (``OutputFailed``, and a ``TechnicalNotice``
+in words for the nurse), and retries once a second with a small batch until the disk
+takes it, then writes the backlog and says so: nothing is dropped (up to
+``MAX_PENDING_ROWS`` readings).
 
 Schema files live in ``roomctl/schema``: ``v1.sql`` creates version 1 and each
 ``vN.sql`` migrates N-1 to N. ``PRAGMA user_version`` holds the version.
@@ -18,6 +21,8 @@ import json
 import logging
 import os
 import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from importlib import resources
 from typing import TYPE_CHECKING
 
@@ -28,11 +33,13 @@ from roomctl.events import (
     PhaseChanged,
     ReadingReceived,
     StateSnapshot,
+    TechnicalNotice,
 )
 from roomctl.eventstream import event_type, to_payload
 from roomctl.readings import NibpReading
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from pathlib import Path
 
     from roomctl.bus import EventBus, Subscription
@@ -46,6 +53,14 @@ _NOT_RECORDED = (StateSnapshot,)
 
 #: Rows held in memory while the disk refuses writes, before the oldest readings go.
 MAX_PENDING_ROWS = 2_000_000
+
+#: While the disk refuses writes: seconds between tries, and how many of the oldest
+#: readings (and events) each try offers before the rest (see ``Recorder.flush``).
+RETRY_WHILE_FAILING_S = 1.0
+PROBE_ROWS = 256
+
+#: ``TechnicalNotice.component`` of the record's notices.
+NOTICE_COMPONENT = "record"
 
 #: How long shutdown may spend on the final flush.
 FINAL_FLUSH_TIMEOUT_S = 1.5
@@ -98,6 +113,142 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+# ---------------------------------------------------------------- crash resume
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredSession:
+    """A session row, and what crash resume needs to know of its events."""
+
+    session_id: str
+    room: str
+    started_at: datetime
+    ended_at: datetime | None
+    route: str
+    infusion_min: float
+    patient_ref: str | None
+    #: The phases it moved to, in order.
+    phases: tuple[str, ...]
+    #: Time of its last reading or event (epoch seconds); ``None``: nothing written.
+    last_ts: float | None
+
+    @property
+    def phase(self) -> str:
+        """The phase it was in last."""
+        return self.phases[-1] if self.phases else "preparation"
+
+    @property
+    def dosed(self) -> bool:
+        """Whether the dose was given (the session moved past preparation)."""
+        return any(phase != "preparation" for phase in self.phases)
+
+
+def _utc(text: str) -> datetime:
+    at = datetime.fromisoformat(text)
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+def newest_session(conn: sqlite3.Connection, room: str) -> StoredSession | None:
+    """The room's most recently started session, or ``None``."""
+    row = conn.execute(
+        "SELECT id, started_at, ended_at, route, infusion_min, patient_ref"
+        " FROM sessions WHERE room = ? ORDER BY started_at DESC, rowid DESC LIMIT 1",
+        (room,),
+    ).fetchone()
+    if row is None:
+        return None
+    session_id, started_at, ended_at, route, infusion_min, patient_ref = row
+    phases = tuple(
+        str(phase)
+        for (phase,) in conn.execute(
+            "SELECT code FROM events WHERE session_id = ? AND type = 'phase'"
+            " ORDER BY ts, id",
+            (session_id,),
+        )
+    )
+    last = [
+        conn.execute(
+            f"SELECT max(ts) FROM {table} WHERE session_id = ?",  # noqa: S608 (fixed names)
+            (session_id,),
+        ).fetchone()[0]
+        for table in ("readings", "events")
+    ]
+    known = [float(ts) for ts in last if ts is not None]
+    return StoredSession(
+        session_id=str(session_id),
+        room=room,
+        started_at=_utc(str(started_at)),
+        ended_at=None if ended_at is None else _utc(str(ended_at)),
+        route=str(route),
+        infusion_min=float(infusion_min),
+        patient_ref=None if patient_ref is None else str(patient_ref),
+        phases=phases,
+        last_ts=max(known) if known else None,
+    )
+
+
+def reading_counts(conn: sqlite3.Connection, session_id: str) -> dict[str, int]:
+    """Reading rows written for the session, by device."""
+    return {
+        str(device): int(count)
+        for device, count in conn.execute(
+            "SELECT device, count(*) FROM readings WHERE session_id = ?"
+            " GROUP BY device",
+            (session_id,),
+        )
+    }
+
+
+def command_ids(conn: sqlite3.Connection, session_id: str) -> set[str]:
+    """The ``command_id`` of every command written for the session."""
+    return {
+        str(command_id)
+        for (command_id,) in conn.execute(
+            "SELECT json_extract(payload, '$.command_id') FROM events"
+            " WHERE session_id = ? AND type = 'command'",
+            (session_id,),
+        )
+        if command_id
+    }
+
+
+def events_since(
+    conn: sqlite3.Connection, session_id: str, types: Iterable[str], since_ts: float
+) -> list[tuple[float, str, dict[str, object]]]:
+    """``(ts, type, payload)`` of the session's ``types`` events from ``since_ts``."""
+    wanted = list(types)
+    marks = ", ".join("?" for _ in wanted)
+    rows = conn.execute(
+        "SELECT ts, type, payload FROM events"  # noqa: S608 (placeholders only)
+        f" WHERE session_id = ? AND type IN ({marks}) AND ts >= ? ORDER BY ts, id",
+        (session_id, *wanted, since_ts),
+    )
+    return [(float(ts), str(kind), json.loads(payload)) for ts, kind, payload in rows]
+
+
+def session_tracks(conn: sqlite3.Connection, session_id: str) -> set[str]:
+    """Track ids the music played in the session."""
+    return {
+        str(track)
+        for (track,) in conn.execute(
+            "SELECT json_extract(payload, '$.track_id') FROM events"
+            " WHERE session_id = ? AND type = 'music'",
+            (session_id,),
+        )
+        if track is not None
+    }
+
+
+def _in_words(exc: sqlite3.Error) -> str:
+    """A write error as the nurse and the admin read it."""
+    text = str(exc) or type(exc).__name__
+    if "full" in text.lower():
+        return "the disk is full"
+    if "readonly" in text.lower() or "read-only" in text.lower():
+        return "the disk is read-only"
+    return text
+
+
 def _role_of(event: Event) -> str | None:
     by = getattr(event, "by", None)
     return None if by is None else str(by)
@@ -139,6 +290,10 @@ class Recorder:
         self._pending_readings: list[tuple[object, ...]] = []
         self._pending_events: list[tuple[object, ...]] = []
         self._failing = False
+        #: While failing: the loop time of the next try, and readings dropped for
+        #: want of memory (``MAX_PENDING_ROWS``).
+        self._retry_at = 0.0
+        self._discarded = 0
         # One worker thread: writes never overlap and keep their order.
         self._executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="recorder"
@@ -184,6 +339,15 @@ class Recorder:
                 ),
             )
 
+    def resume_session(self, opened: SessionOpened) -> None:
+        """Take up an unfinished session again (crash resume): it is running again."""
+        conn = self._require_conn()
+        self._session_id = opened.session_id
+        with conn:
+            conn.execute(
+                "UPDATE sessions SET ended_at = NULL WHERE id = ?", (opened.session_id,)
+            )
+
     def heard_tracks(self, patient_ref: str | None) -> set[str]:
         """Track ids this patient heard in earlier sessions (empty without a ref)."""
         if patient_ref is None:
@@ -204,30 +368,42 @@ class Recorder:
     def _queue(self, event: Event) -> None:
         if isinstance(event, _NOT_RECORDED) or self._session_id is None:
             return
+        self._rows(
+            event, self._session_id, self._pending_readings, self._pending_events
+        )
+
+    @staticmethod
+    def _rows(
+        event: Event,
+        session_id: str,
+        readings: list[tuple[object, ...]],
+        events: list[tuple[object, ...]],
+    ) -> None:
+        """Append the rows ``event`` is written as to ``readings`` and ``events``."""
         ts = event.occurred_at.timestamp()
         if isinstance(event, ReadingReceived):
             reading = event.reading
             rows = (
                 reading.as_readings() if isinstance(reading, NibpReading) else [reading]
             )
-            for r in rows:
-                self._pending_readings.append(
-                    (
-                        self._session_id,
-                        r.received_at.timestamp(),
-                        r.device,
-                        r.metric.value,
-                        r.value,
-                        r.status.value,
-                    )
+            readings.extend(
+                (
+                    session_id,
+                    r.received_at.timestamp(),
+                    r.device,
+                    r.metric.value,
+                    r.value,
+                    r.status.value,
                 )
+                for r in rows
+            )
             if not isinstance(reading, NibpReading):
                 return
         if isinstance(event, OutputFailed) and event.component == "recorder":
             return  # our own fault reports would feed back into a failing disk
-        self._pending_events.append(
+        events.append(
             (
-                self._session_id,
+                session_id,
                 ts,
                 event_type(event),
                 _code_of(event),
@@ -236,11 +412,38 @@ class Recorder:
             )
         )
 
+    def record_now(self, events: Iterable[Event]) -> None:
+        """Write ``events`` now, ahead of anything queued.
+
+        Crash resume: what the record missed from before the crash. When the disk
+        refuses, the rows are kept and written with the next flush.
+        """
+        if self._session_id is None:
+            raise RecordError("no session is open in the record")
+        readings: list[tuple[object, ...]] = []
+        rows: list[tuple[object, ...]] = []
+        for event in events:
+            self._rows(event, self._session_id, readings, rows)
+        if not readings and not rows:
+            return
+        try:
+            self._write(readings, rows)
+        except sqlite3.Error as exc:
+            self._restore(readings, rows)
+            self._report_failure(exc)
+        else:
+            self._written(readings, rows)
+
     def _write(
         self, readings: list[tuple[object, ...]], events: list[tuple[object, ...]]
     ) -> None:
         conn = self._require_conn()
-        with conn:
+        # One transaction for the whole batch. The connection is in autocommit mode
+        # (``isolation_level=None``), where ``with conn`` alone opens none and every
+        # row commits by itself: a batch cut short by a full disk then left its first
+        # rows written, and the retry wrote them twice (tests/faults/test_disk_full).
+        conn.execute("BEGIN")
+        try:
             conn.executemany(
                 "INSERT INTO readings (session_id, ts, device, metric, value, status)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
@@ -251,6 +454,13 @@ class Recorder:
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 events,
             )
+            conn.execute("COMMIT")
+        except Exception:
+            # SQLite keeps the transaction open after a failed COMMIT (SQLITE_FULL):
+            # roll it back so the batch is all or nothing.
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
 
     def _drain(self) -> None:
         while (event := self._subscription.get_nowait()) is not None:
@@ -259,6 +469,7 @@ class Recorder:
         if excess > 0:
             # Only while the disk has refused writes for hours: keep the newest.
             del self._pending_readings[:excess]
+            self._discarded += excess
             _LOGGER.error("session record: %d unwritten readings discarded", excess)
 
     def _take(self) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
@@ -272,6 +483,15 @@ class Recorder:
         self._pending_readings[:0] = readings
         self._pending_events[:0] = events
 
+    def _take_oldest(
+        self, limit: int
+    ) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+        """The oldest ``limit`` readings and events (``_restore`` puts them back)."""
+        readings = self._pending_readings[:limit]
+        events = self._pending_events[:limit]
+        del self._pending_readings[:limit], self._pending_events[:limit]
+        return readings, events
+
     def _written(
         self, readings: list[tuple[object, ...]], events: list[tuple[object, ...]]
     ) -> None:
@@ -279,27 +499,52 @@ class Recorder:
         self.written[1] += len(events)
         if self._failing:
             self._failing = False
-            _LOGGER.warning("session record: writing again; nothing was lost")
+            lost = self._discarded
+            self._discarded = 0
+            outcome = (
+                "nothing was lost"
+                if not lost
+                else f"{lost} readings were lost (too many to keep)"
+            )
+            _LOGGER.warning("session record: writing again; %s", outcome)
+            self._notice(
+                "The session record is being written again: what was kept in memory "
+                f"while the disk refused it is saved now; {outcome}."
+            )
 
     async def flush(self) -> None:
-        """Write everything queued so far, in the recorder's worker thread."""
+        """Write everything queued so far, in the recorder's worker thread.
+
+        While the disk refuses writes, a write is tried again only every
+        ``RETRY_WHILE_FAILING_S`` and with the oldest ``PROBE_ROWS`` rows first: the
+        backlog grows for as long as the fault lasts, and offering all of it to a
+        full disk four times a second would keep the worker thread (and the GIL) busy
+        for nothing. Once the probe is written, the rest follows at once.
+        """
         self._drain()
-        if not self._pending_readings and not self._pending_events:
+        loop = asyncio.get_running_loop()
+        if self._failing and loop.time() < self._retry_at:
             return
-        readings, events = self._take()
-        future = self._executor.submit(self._write, readings, events)
-        self._inflight = (future, readings, events)
-        try:
-            # A write that has started runs to its end even if we are cancelled;
-            # final_flush() waits for it.
-            await asyncio.shield(asyncio.wrap_future(future))
-        except sqlite3.Error as exc:
+        probing = self._failing
+        while self._pending_readings or self._pending_events:
+            readings, events = (
+                self._take_oldest(PROBE_ROWS) if probing else self._take()
+            )
+            future = self._executor.submit(self._write, readings, events)
+            self._inflight = (future, readings, events)
+            try:
+                # A write that has started runs to its end even if we are cancelled;
+                # final_flush() waits for it.
+                await asyncio.shield(asyncio.wrap_future(future))
+            except sqlite3.Error as exc:
+                self._inflight = None
+                self._restore(readings, events)
+                self._report_failure(exc)
+                self._retry_at = loop.time() + RETRY_WHILE_FAILING_S
+                return
             self._inflight = None
-            self._restore(readings, events)
-            self._report_failure(exc)
-            return
-        self._inflight = None
-        self._written(readings, events)
+            self._written(readings, events)
+            probing = False
 
     def _report_failure(self, exc: sqlite3.Error) -> None:
         if not self._failing:
@@ -318,6 +563,22 @@ class Recorder:
                     error=f"cannot write the session record: {exc}",
                 )
             )
+            self._notice(
+                f"The session record cannot be written ({_in_words(exc)}). Readings "
+                "and events are kept in memory and saved as soon as the disk takes "
+                "them again. Alarms are not affected."
+            )
+
+    def _notice(self, text: str) -> None:
+        """Tell the nurse (MQTT ``events``, the console's log) and the record."""
+        self._bus.publish(
+            TechnicalNotice(
+                occurred_mono=self._clock.monotonic(),
+                occurred_at=self._clock.now_utc(),
+                component=NOTICE_COMPONENT,
+                text=text,
+            )
+        )
 
     def final_flush(self) -> None:
         """Settle the write in flight and write what is left (blocks; shutdown only)."""

@@ -38,6 +38,7 @@ from roomctl.capture import (
     read_capture,
 )
 from roomctl.clock import VirtualClock
+from roomctl.devices.codec import DecoderStats
 from roomctl.devices.registry import DRIVERS
 from roomctl.events import (
     Command,
@@ -117,6 +118,8 @@ class _Device:
     batched: bool = False
     state: LinkState = LinkState.UP
     last_valid_t: float = 0.0
+    #: Counts of the decoders replaced at daemon restarts (``LinkRecord.restart``).
+    earlier: DecoderStats = field(default_factory=DecoderStats)
 
 
 @dataclass(slots=True)
@@ -153,17 +156,24 @@ class ReplaySummary:
 
 
 class Replayer:
-    """Feeds one capture through the pipeline; ``emit`` receives every wire line."""
+    """Feeds one capture through the pipeline; ``emit`` receives every wire line.
+
+    ``emit=None`` prints nothing; ``on_event`` then still sees every event (crash
+    resume rebuilds a daemon's state this way).
+    """
 
     def __init__(
         self,
         header: CaptureHeader,
         *,
-        emit: Callable[[dict[str, object]], None],
+        emit: Callable[[dict[str, object]], None] | None,
         readings: bool = False,
         policy: AlarmPolicy | None = None,
+        on_event: Callable[[Event], None] | None = None,
     ) -> None:
         self.header = header
+        #: Sees every event the pipeline publishes, in order (crash resume).
+        self._on_event = on_event
         self.clock = VirtualClock(start_at=header.started_at)
         self.bus = EventBus()
         self._events = self.bus.open(name="replay", maxlen=1 << 30)
@@ -200,13 +210,18 @@ class Replayer:
         self._batched = {name for name, device in self._device_items if device.batched}
 
     def _print_events(self) -> None:
+        on_event, emit = self._on_event, self._emit
         while (event := self._events.get_nowait()) is not None:
-            if isinstance(event, ReadingReceived) and not self._readings:
+            if on_event is not None:
+                on_event(event)
+            if emit is None or (
+                isinstance(event, ReadingReceived) and not self._readings
+            ):
                 continue
             t = event.occurred_mono
             for line in to_wire(event, t=t):
                 if line["type"] in ("reading", "link", "alarm", "episode", "phase"):
-                    self._emit(line)
+                    emit(line)
 
     def _publish(self, event: Event) -> None:
         self.bus.publish(event)
@@ -277,10 +292,24 @@ class Replayer:
                     )
                 )
 
+    def _restart(self, name: str, device: _Device) -> None:
+        """The daemon restarted: its decoder and driver for ``name`` began afresh."""
+        earlier, stats = device.earlier, device.decoder.stats
+        earlier.frames += stats.frames
+        earlier.bytes_in += stats.bytes_in
+        earlier.dropped_bytes += stats.dropped_bytes
+        earlier.checksum_errors += stats.checksum_errors
+        earlier.resyncs += stats.resyncs
+        spec = DRIVERS[self.header.devices[name]]
+        device.decoder = spec.decoder_factory()
+        device.driver = spec.driver_factory(name)
+
     def _link(self, record: LinkRecord, ahead: _Ahead | None) -> None:
         device = self.devices[record.dev]
         now, at = self.clock.monotonic(), self.clock.now_utc()
-        if ahead is None and record.state in (LinkState.UP, LinkState.LOST):
+        if ahead is None and record.restart:
+            self._restart(record.dev, device)
+        elif ahead is None and record.state in (LinkState.UP, LinkState.LOST):
             device.driver.on_link_lost()
         if record.state is LinkState.UP:
             device.state = LinkState.UP
@@ -302,6 +331,22 @@ class Replayer:
     def apply(self, record: CaptureRecord) -> None:
         """Apply one record at its time."""
         self._apply(record, None)
+
+    def apply_all(self, records: Iterator[CaptureRecord]) -> None:
+        """Apply every record, ``READ_AHEAD_RECORDS`` at a time.
+
+        Raises:
+            CaptureError: a bad line (the records before it are applied).
+        """
+        # A replay makes millions of short-lived objects and no reference cycles worth
+        # collecting mid-run: collect rarely (measured: about 5 % faster), then restore.
+        thresholds = gc.get_threshold()
+        gc.set_threshold(GC_THRESHOLD_DURING_REPLAY, *thresholds[1:])
+        try:
+            for window in _read_ahead(records, READ_AHEAD_RECORDS):
+                self.apply_many(window)
+        finally:
+            gc.set_threshold(*thresholds)
 
     def apply_many(self, records: Sequence[CaptureRecord]) -> None:
         """Apply records in order, working ahead for batched devices (module doc)."""
@@ -336,7 +381,9 @@ class Replayer:
                 # The driver takes the reads before the change, then the change.
                 device = self.devices[record.dev]
                 self._drive(device, reads.pop(record.dev, None), times, ahead)
-                if record.state in (LinkState.UP, LinkState.LOST):
+                if record.restart:
+                    self._restart(record.dev, device)
+                elif record.state in (LinkState.UP, LinkState.LOST):
                     device.driver.on_link_lost()
                 ahead[index] = _LINK_SEEN
         for name, pending in reads.items():
@@ -388,7 +435,7 @@ class Replayer:
                 args=record.args,
                 by=record.by,
                 source="capture",
-                command_id=f"line-{record.line}",
+                command_id=record.command_id or f"line-{record.line}",
             )
         )
 
@@ -407,11 +454,11 @@ class Replayer:
             episodes=len(state.episodes),
         )
         for name, device in self.devices.items():
-            stats = device.decoder.stats
-            out.frames[name] = stats.frames
+            stats, earlier = device.decoder.stats, device.earlier
+            out.frames[name] = stats.frames + earlier.frames
             out.errors[name] = {
-                "dropped_bytes": stats.dropped_bytes,
-                "checksum_errors": stats.checksum_errors,
+                "dropped_bytes": stats.dropped_bytes + earlier.dropped_bytes,
+                "checksum_errors": stats.checksum_errors + earlier.checksum_errors,
             }
         return out
 
@@ -435,15 +482,7 @@ def replay(
         out.write(json.dumps(line, separators=(",", ":")) + "\n")
 
     replayer = Replayer(header, emit=emit, readings=readings, policy=policy)
-    # A replay makes millions of short-lived objects and no reference cycles worth
-    # collecting mid-run: collect rarely (measured: about 5 % faster), then restore.
-    thresholds = gc.get_threshold()
-    gc.set_threshold(GC_THRESHOLD_DURING_REPLAY, *thresholds[1:])
-    try:
-        for window in _read_ahead(records, READ_AHEAD_RECORDS):
-            replayer.apply_many(window)
-    finally:
-        gc.set_threshold(*thresholds)
+    replayer.apply_all(records)
     summary = replayer.summary()
     emit(summary.to_json())
     return summary

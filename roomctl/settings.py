@@ -79,6 +79,14 @@ class RecordSettings(StrictModel):
     """Where per-session capture files go; beside the record when unset."""
     capture: bool = True
     """Write a capture file (every byte, link event and operator input) per session."""
+    retention_days: Annotated[float, Field(ge=1, le=36_500)] | None = None
+    """Days (1 or more) a finished session stays in the record and its capture in
+    the captures folder; older ones are archived (``archive_dir``) or, without an
+    archive folder, deleted when the daemon starts and by ``roomctl sessions prune``.
+    Unset: kept forever. A running session is never touched."""
+    archive_dir: Path | None = None
+    """Where retention archives old sessions: one owner-only SQLite file per session
+    and its capture beside it. Unset: retention deletes them."""
 
     @property
     def effective_captures_dir(self) -> Path:
@@ -99,6 +107,11 @@ class SessionSettings(StrictModel):
     """A pseudonymous patient code (never a name or record number). It stays in the
     local record, never in MQTT or logs, and lets music avoid tracks this patient
     heard in earlier sessions."""
+    resume_within_h: Annotated[float, Field(ge=0, le=48)] = 12.0
+    """On start, continue the room's last session where it was (after a crash or a
+    restart) when it began less than this many hours ago and was not closed; a
+    session stopped cleanly before the dose is not continued. 0: always start a new
+    session."""
 
 
 class NibpSettings(StrictModel):

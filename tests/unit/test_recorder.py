@@ -208,6 +208,8 @@ async def test_recorder_keeps_rows_while_writes_fail_and_loses_none(
         real_write(readings, events)
 
     monkeypatch.setattr(recorder, "_write", failing_write)
+    # Retry at every flush (the daemon waits RETRY_WHILE_FAILING_S between tries).
+    monkeypatch.setattr("roomctl.recorder.RETRY_WHILE_FAILING_S", 0.0)
     for i in range(5):
         bus.publish(spo2(clock, 90 + i))
         await recorder.flush()
