@@ -38,7 +38,7 @@ from roomctl.capture import (
     read_capture,
 )
 from roomctl.clock import VirtualClock
-from roomctl.devices.codec import DecoderStats
+from roomctl.devices.codec import DecoderStats, ErrorRateWindow
 from roomctl.devices.registry import DRIVERS
 from roomctl.events import (
     Command,
@@ -76,9 +76,12 @@ class BatchDecoder(Protocol):
     """A decoder that takes many reads in one call (``NoninDf2Decoder``)."""
 
     def feed_counted(
-        self, chunks: Sequence[bytes]
+        self, chunks: Sequence[bytes], *, failed: list[int] | None = None
     ) -> tuple[Sequence[object], Sequence[int]]:
-        """``feed`` of all the chunks, and how many frames each chunk completed."""
+        """``feed`` of all the chunks, and how many frames each chunk completed.
+
+        ``failed`` receives the frames that failed to parse, chunk by chunk.
+        """
         ...
 
 
@@ -102,11 +105,16 @@ class BatchDriver(Protocol):
 
 
 #: What a record did to its device's decoder and driver, worked out ahead: for a
-#: read, whether it completed a frame and the readings it completed; for a link
-#: change, ``(False, ())`` (the driver has seen it).
-_Ahead: TypeAlias = tuple[bool, "Sequence[AnyReading]"]
+#: read, how many frames it completed, the readings they gave and how many frames
+#: failed to parse (checksum errors, resyncs) on it; for a link change ``(0, (), 0)``
+#: (the driver has seen it).
+_Ahead: TypeAlias = tuple[int, "Sequence[AnyReading]", int]
 
-_LINK_SEEN: _Ahead = (False, ())
+_LINK_SEEN: _Ahead = (0, (), 0)
+
+#: How often (virtual seconds) a device's parse-error share is looked at, as the
+#: supervisor's window reports it live at most once a second.
+ERROR_SHARE_EVERY_S = 1.0
 
 
 @dataclass(slots=True)
@@ -114,12 +122,19 @@ class _Device:
     decoder: Decoder[object]
     driver: DeviceDriver
     stale_after_s: float
+    #: The parse-error share over the policy's window, as the supervisor keeps it.
+    errors: ErrorRateWindow
     #: Decoder and driver take a window of reads at once (``_work_ahead``).
     batched: bool = False
     state: LinkState = LinkState.UP
     last_valid_t: float = 0.0
     #: Counts of the decoders replaced at daemon restarts (``LinkRecord.restart``).
     earlier: DecoderStats = field(default_factory=DecoderStats)
+    #: Frames decoded and frames failed so far (across decoder restarts).
+    frames_seen: int = 0
+    failed_seen: int = 0
+    #: When the share is looked at next (virtual time).
+    errors_due: float = -math.inf
 
 
 @dataclass(slots=True)
@@ -179,8 +194,9 @@ class Replayer:
         self._events = self.bus.open(name="replay", maxlen=1 << 30)
         # The same engine as the daemon's, on the virtual clock: t = 0 is the
         # capture's start, so alarm times are seconds since the capture began.
+        policy = policy if policy is not None else AlarmPolicy()
         self.engine = AlarmEngine(
-            policy if policy is not None else AlarmPolicy(),
+            policy,
             route=header.route,
             infusion_min=header.infusion_min,
             epoch_mono=0.0,
@@ -203,6 +219,7 @@ class Replayer:
                 decoder=decoder,
                 driver=driver,
                 stale_after_s=spec.stale_after_s,
+                errors=ErrorRateWindow(window_s=policy.link.parse_error_window_s),
                 batched=isinstance(decoder, BatchDecoder)
                 and isinstance(driver, BatchDriver),
             )
@@ -273,13 +290,35 @@ class Replayer:
         readings: Sequence[AnyReading]
         if ahead is None:
             at = self.clock.now_utc()
-            frames = device.decoder.feed(record.data)
-            completed = bool(frames)
+            decoder = device.decoder
+            before = decoder.stats
+            frames = decoder.feed(record.data)
+            after = decoder.stats
+            completed = after.frames - before.frames
+            failed = (
+                after.checksum_errors
+                + after.resyncs
+                - before.checksum_errors
+                - before.resyncs
+            )
             readings = [r for f in frames for r in device.driver.on_frame(f, now, at)]
         else:
-            completed, readings = ahead
+            completed, readings, failed = ahead
         for reading in readings:
             self.pipeline.handle(reading)
+        device.frames_seen += completed
+        device.failed_seen += failed
+        if now >= device.errors_due:
+            # The link row's parse-error share, as the supervisor reports it live.
+            device.errors_due = now + ERROR_SHARE_EVERY_S
+            ratio = device.errors.update(
+                now,
+                DecoderStats(
+                    frames=device.frames_seen, checksum_errors=device.failed_seen
+                ),
+            )
+            if ratio is not None:
+                self.pipeline.decoder_errors(record.dev, ratio, now)
         if completed:
             device.last_valid_t = now
             if device.state is LinkState.STALE:
@@ -403,12 +442,17 @@ class Replayer:
         # ``batched`` is set only when both protocols hold.
         assert isinstance(decoder, BatchDecoder)  # noqa: S101
         assert isinstance(driver, BatchDriver)  # noqa: S101
-        frames, counts = decoder.feed_counted([r.data for r in reads.records])
+        failed: list[int] = []
+        frames, counts = decoder.feed_counted(
+            [r.data for r in reads.records], failed=failed
+        )
         readings = driver.on_frames_chunked(
             frames, counts, [times[i] for i in reads.indices], self._utc_ahead
         )
-        for read, (index, count) in enumerate(zip(reads.indices, counts, strict=True)):
-            ahead[index] = (count > 0, readings.get(read, ()))
+        for read, (index, count, bad) in enumerate(
+            zip(reads.indices, counts, failed, strict=True)
+        ):
+            ahead[index] = (count, readings.get(read, ()), bad)
 
     def _utc_ahead(self, mono: float) -> datetime:
         """What ``self.clock.now_utc()`` will read at ``mono``."""

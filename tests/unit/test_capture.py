@@ -393,3 +393,38 @@ def test_replay_applies_the_records_before_a_file_that_is_not_utf8() -> None:
         replay(stream(), out, source="s.jsonl", readings=True)
     assert out.getvalue().splitlines() == emitted
     assert len(emitted) > 100
+
+
+def _garbled_capture() -> str:
+    """Two minutes of Nonin traffic, three bytes flipped in every read from 20 to 60 s."""
+    header = json.loads(HEADER)
+    lines = [json.dumps(header)]
+    oximeter = NoninDf2Model(TYPICAL, 3)
+    rng = random.Random(3)
+    for step in range(1, 1201):
+        t = round(step * 0.1, 3)
+        data = bytearray(oximeter.emit(t))
+        if 20.0 <= t < 60.0 and data:
+            for _ in range(3):
+                data[rng.randrange(len(data))] ^= rng.randrange(1, 256)
+        if data:
+            lines.append(f'{{"t":{t},"dev":"oximeter","rx":"{data.hex()}"}}')
+    return "\n".join(lines) + "\n"
+
+
+def test_replay_raises_the_link_alarm_on_parse_errors_as_live() -> None:
+    # The link row: parse errors above 20 % over 30 s for 10 s raise tech.link, as
+    # the live supervisor's window reports them; healthy for 10 s clears it.
+    text = _garbled_capture()
+    lines = [json.loads(line) for line in _replay_lines(text, None)]
+    link = [
+        (line["transition"], line["t"])
+        for line in lines
+        if line["type"] == "alarm" and line["code"] == "tech.link.oximeter"
+    ]
+    assert [transition for transition, _ in link] == ["raised", "cleared"]
+    raised_t, cleared_t = link[0][1], link[1][1]
+    assert 25.0 < raised_t < 45.0
+    assert 60.0 < cleared_t < 110.0
+    for window in (1, 64, 4096):
+        assert _replay_lines(text, window) == _replay_lines(text, None)

@@ -514,7 +514,7 @@ class NoninDf2Decoder:
         return [item for _, item in self._scan(data)]
 
     def feed_counted(
-        self, chunks: Sequence[bytes]
+        self, chunks: Sequence[bytes], *, failed: list[int] | None = None
     ) -> tuple[list[NoninDf2Frame | NoninDf2FrameBlock], list[int]]:
         """Take several chunks in one pass; also say how many frames each completed.
 
@@ -525,13 +525,18 @@ class NoninDf2Decoder:
         vectorised pass over all of them costs far less than one per chunk (numpy's
         per-call overhead outweighs a 0.1 s chunk of 7 or 8 frames).
 
+        With ``failed``, it also receives per chunk the failed frames (checksum errors
+        plus resyncs) that chunk-by-chunk feeding would have counted on it, so replay
+        can follow the parse-error share read by read as the live supervisor does.
+
         >>> wire = encode_packet(hr_bpm=72, spo2_percent=97, pleth=[128] * 25)
         >>> items, counts = NoninDf2Decoder().feed_counted([wire[:12], b"", wire[12:]])
         >>> len(frames_of(items)), counts
         (25, [2, 0, 23])
         """
         kept = len(self._buffer)
-        found = self._scan(b"".join(chunks))
+        failures: list[int] | None = None if failed is None else []
+        found = self._scan(b"".join(chunks), failures)
         # Where each frame ends and each chunk ends, in the scanned buffer (the kept
         # bytes come first); a chunk completed the frames that end inside it.
         frame_ends = np.concatenate(
@@ -555,12 +560,22 @@ class NoninDf2Decoder:
         )[1:]
         completed = np.searchsorted(frame_ends, chunk_ends, side="right")
         counts: list[int] = np.diff(completed, prepend=0).tolist()
+        if failed is not None and failures is not None:
+            # A failure is judged when the byte that ends its window arrives.
+            judged = np.searchsorted(
+                np.asarray(failures, dtype=np.int64), chunk_ends, side="right"
+            )
+            failed.extend(np.diff(judged, prepend=0).tolist())
         return [item for _, item in found], counts
 
     def _scan(
-        self, data: bytes
+        self, data: bytes, failures: list[int] | None = None
     ) -> list[tuple[int, NoninDf2Frame | NoninDf2FrameBlock]]:
-        """Decode the kept bytes plus ``data``; return each run with its offset."""
+        """Decode the kept bytes plus ``data``; return each run with its offset.
+
+        ``failures`` receives, for each failed frame counted, the offset just past
+        the window whose judgement counted it.
+        """
         stats = self._stats
         stats.bytes_in += len(data)
         buffer = self._buffer + data
@@ -578,12 +593,16 @@ class NoninDf2Decoder:
                 if self._hunting:
                     stats.resyncs += 1
                     self._hunting = False
+                    if failures is not None:
+                        failures.append(pos + FRAME_LEN_BYTES)
                 pos = end
                 continue
             # Slide one byte, never a whole frame: a valid frame may start inside
             # the rejected window (protocols.md §3, "Resync after garbage").
             if verdict is _Verdict.BAD_CHECKSUM:
                 stats.checksum_errors += 1
+                if failures is not None:
+                    failures.append(pos + FRAME_LEN_BYTES)
             stats.dropped_bytes += 1
             self._hunting = True
             pos += 1

@@ -825,10 +825,17 @@ def test_feed_counted_is_feed_per_chunk(pieces: list[bytes], cuts: list[int]) ->
     # Start both mid-frame, so the kept bytes take part.
     one_by_one.feed(b"\x01\x83")
     batched.feed(b"\x01\x83")
-    per_chunk = [frames_of(one_by_one.feed(chunk)) for chunk in chunks]
-    items, counts = batched.feed_counted(chunks)
+    per_chunk, failed_per_chunk = [], []
+    for chunk in chunks:
+        before = one_by_one.stats.checksum_errors + one_by_one.stats.resyncs
+        per_chunk.append(frames_of(one_by_one.feed(chunk)))
+        after = one_by_one.stats.checksum_errors + one_by_one.stats.resyncs
+        failed_per_chunk.append(after - before)
+    failed: list[int] = []
+    items, counts = batched.feed_counted(chunks, failed=failed)
     assert frames_of(items) == [f for frames in per_chunk for f in frames]
     assert counts == [len(frames) for frames in per_chunk]
+    assert failed == failed_per_chunk
     assert batched.stats == one_by_one.stats
     assert batched._buffer == one_by_one._buffer
 
@@ -939,3 +946,13 @@ def test_packet_flags_are_derived_again_by_replace() -> None:
     assert (noisy.sensor_disconnected, noisy.artifact) == (True, True)
     assert noisy.perfusion is Perfusion.RED
     assert noisy == dataclasses.replace(noisy)
+
+
+def test_feed_counted_gives_a_failure_to_the_chunk_that_judged_it() -> None:
+    # The garbage byte is a resync, counted when the window of the frame after it
+    # is complete: at byte 6, which chunk 1 brings.
+    data = b"\x00" + _stream()
+    chunks = [data[:5], data[5:16], b"", data[16:]]
+    failed: list[int] = []
+    NoninDf2Decoder().feed_counted(chunks, failed=failed)
+    assert failed == [0, 1, 0, 0]
