@@ -46,6 +46,7 @@ from roomctl.playlists.vlc_player import VlcPlayer
 from roomctl.readings import LinkState
 from roomctl.recorder import Recorder
 from roomctl.resume import plan_resume
+from roomctl.retention import apply_retention
 from roomctl.roomstate import RoomState
 from roomctl.systemd import Notifier
 
@@ -502,6 +503,22 @@ class Daemon:
             self.notifier.watchdog()
             await asyncio.sleep(interval)
 
+    async def _apply_retention(self) -> None:
+        """The record's configured retention, once, after the session is open.
+
+        Off the event loop; the running (or resumed) session is never touched. A
+        failure is logged for the admin and never stops the room.
+        """
+        try:
+            report = await asyncio.to_thread(
+                apply_retention, self.settings.record, now=self.clock.now_utc()
+            )
+        except Exception as exc:  # noqa: BLE001 -- retention must never stop the room
+            _LOGGER.error("record retention could not run: %s", exc)
+            return
+        for line in [] if report is None else report.lines():
+            _LOGGER.info("record retention: %s", line)
+
     async def run(self) -> None:
         """Run the room until cancelled (SIGTERM), then shut down in order."""
         self.recorder.open()
@@ -520,6 +537,7 @@ class Daemon:
                 }.items():
                     tg.create_task(coro, name=name)
                 tg.create_task(self._watchdog_loop(), name="systemd.watchdog")
+                tg.create_task(self._apply_retention(), name="record.retention")
                 self.notifier.ready(f"room {self.settings.room.name}: running")
         finally:
             self.notifier.stopping()

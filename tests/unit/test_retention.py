@@ -11,6 +11,8 @@ with its capture file, as the daemon leaves them:
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import os
 import stat
@@ -21,6 +23,8 @@ from typing import TYPE_CHECKING
 import pytest
 from pydantic import ValidationError
 
+from roomctl.app import Daemon
+from roomctl.clock import VirtualClock
 from roomctl.errors import RecordError
 from roomctl.history import (
     list_sessions,
@@ -31,7 +35,7 @@ from roomctl.history import (
 )
 from roomctl.report import build_report
 from roomctl.retention import apply_retention, prune
-from roomctl.settings import RecordSettings
+from roomctl.settings import RecordSettings, parse_settings
 from tests.unit.report.session_record import PATIENT_REF, build_record, plan
 
 if TYPE_CHECKING:
@@ -267,3 +271,30 @@ def test_prune_without_a_record_or_with_a_negative_age(
             archive_dir=None,
             now=NOW,
         )
+
+
+async def test_the_daemon_applies_the_configured_retention_at_start(
+    room: Room, tmp_path: Path
+) -> None:
+    # The room's own session opens first and is never touched; the August session of
+    # another room is older than 90 days and goes to the archive, off the loop.
+    settings = parse_settings(
+        f'[room]\nname = "room-3"\n[record]\npath = "{room.record}"\n'
+        f'captures_dir = "{room.captures}"\nretention_days = 90\n'
+        f'archive_dir = "{tmp_path / "archive"}"\n'
+        "[mqtt]\nenabled = false\n[music]\nenabled = false\n"
+    )
+    clock = VirtualClock(start_at=NOW)
+    daemon = Daemon(settings, clock=clock)
+    task = asyncio.create_task(daemon.run())
+    archived = tmp_path / "archive" / f"{room.ids['abandoned']}.sqlite"
+    async with asyncio.timeout(20):
+        while not archived.exists() or room.ids["abandoned"] in room.sessions():  # noqa: ASYNC110 (files, not an event)
+            await asyncio.sleep(0.05)
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    kept = room.sessions()
+    assert room.ids["old"] in kept
+    assert room.ids["abandoned"] not in kept
+    assert daemon.session_id in kept
