@@ -3,6 +3,9 @@
 ``Broker`` writes a generated configuration (loopback only, no persistence unless
 asked), starts Debian's ``mosquitto`` as a child process and can kill and restart it
 on the same port, so tests can take the broker away in the middle of a session.
+``ConfiguredBroker`` runs a whole configuration the test gives (the production one in
+``deploy/mosquitto``, templated for a loopback port and temporary paths), and
+``make_tls_files`` makes a throw-away CA and a broker certificate with ``openssl``.
 """
 
 from __future__ import annotations
@@ -113,3 +116,73 @@ class Broker:
         """Kill and start again on the same port."""
         self.kill()
         self.start()
+
+
+@dataclass
+class ConfiguredBroker(Broker):
+    """mosquitto with a whole configuration given by the test.
+
+    ``config`` must open a listener on ``127.0.0.1:port`` (TCP or TLS: start() only
+    waits for the port to accept connections) and should log to ``log_path``, where
+    start() looks when mosquitto exits early.
+    """
+
+    config: str = ""
+
+    @property
+    def log_path(self) -> Path:
+        """Where the configuration should send mosquitto's log."""
+        return self.folder / "mosquitto.log"
+
+    def config_text(self) -> str:
+        """The configuration exactly as given."""
+        return self.config
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """A test certificate authority and a broker certificate it signed (PEM)."""
+
+    ca_cert: Path
+    ca_key: Path
+    server_cert: Path
+    server_key: Path
+
+
+def _openssl(*args: str) -> None:
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        msg = "openssl is not installed (Debian: apt-get install openssl)"
+        raise RuntimeError(msg)
+    subprocess.run([openssl, *args], check=True, capture_output=True, timeout=30)
+
+
+def make_tls_files(folder: Path, *, address: str = "127.0.0.1") -> TlsFiles:
+    """Make a CA and a broker certificate for ``address`` (P-256 keys, 2 days)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files = TlsFiles(
+        ca_cert=folder / "ca.pem",
+        ca_key=folder / "ca.key",
+        server_cert=folder / "server.pem",
+        server_key=folder / "server.key",
+    )
+    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+    _openssl(
+        "req", "-x509", *ec,
+        "-keyout", str(files.ca_key), "-out", str(files.ca_cert),
+        "-days", "2", "-subj", "/CN=roomctl test CA",
+    )  # fmt: skip
+    request = folder / "server.csr"
+    _openssl(
+        "req", *ec,
+        "-keyout", str(files.server_key), "-out", str(request),
+        "-subj", f"/CN={address}",
+    )  # fmt: skip
+    extensions = folder / "san.cnf"
+    extensions.write_text(f"subjectAltName=IP:{address}\n")
+    _openssl(
+        "x509", "-req", "-in", str(request),
+        "-CA", str(files.ca_cert), "-CAkey", str(files.ca_key), "-CAcreateserial",
+        "-out", str(files.server_cert), "-days", "2", "-extfile", str(extensions),
+    )  # fmt: skip
+    return files

@@ -204,6 +204,12 @@ def _kind(value: object) -> str:
 def _sender_id(document: Mapping[str, object]) -> str | None:
     value = document.get("id")
     if isinstance(value, str) and value.strip() and len(value) <= MAX_TEXT_CHARS:
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            # A lone surrogate ("\ud83d"): echoed, it would be no text the sender
+            # could match (found by tests/system/test_malformed_commands.py).
+            return None
         return value
     return None
 

@@ -18,7 +18,7 @@ from roomctl.clock import SystemClock
 from roomctl.events import CommandHandled
 from roomctl.mqtt.bridge import MqttBridge
 from roomctl.mqtt.settings import MqttSettings
-from tests.broker import Broker
+from tests.broker import Broker, TlsFiles, make_tls_files
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -149,76 +149,24 @@ async def test_bridge_with_an_unreadable_password_file_retries(
 
 
 @pytest.fixture(scope="module")
-def tls_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    openssl = shutil.which("openssl")
-    if openssl is None:
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    if shutil.which("openssl") is None:
         pytest.skip("openssl is not installed")
-    folder = tmp_path_factory.mktemp("tls")
-    files = {
-        name: folder / name
-        for name in ("ca.key", "ca.pem", "server.key", "server.csr", "server.pem")
-    }
-    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
-    _run(
-        openssl,
-        "req",
-        "-x509",
-        *ec,
-        "-keyout",
-        str(files["ca.key"]),
-        "-out",
-        str(files["ca.pem"]),
-        "-days",
-        "2",
-        "-subj",
-        "/CN=roomctl test CA",
-    )
-    _run(
-        openssl,
-        "req",
-        *ec,
-        "-keyout",
-        str(files["server.key"]),
-        "-out",
-        str(files["server.csr"]),
-        "-subj",
-        "/CN=127.0.0.1",
-    )
-    extensions = folder / "san.cnf"
-    extensions.write_text("subjectAltName=IP:127.0.0.1\n")
-    _run(
-        openssl,
-        "x509",
-        "-req",
-        "-in",
-        str(files["server.csr"]),
-        "-CA",
-        str(files["ca.pem"]),
-        "-CAkey",
-        str(files["ca.key"]),
-        "-CAcreateserial",
-        "-out",
-        str(files["server.pem"]),
-        "-days",
-        "2",
-        "-extfile",
-        str(extensions),
-    )
-    return files
+    return make_tls_files(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture(scope="module")
 def tls_broker(
-    tmp_path_factory: pytest.TempPathFactory, tls_files: dict[str, Path]
+    tmp_path_factory: pytest.TempPathFactory, tls_files: TlsFiles
 ) -> Iterator[Broker]:
     # These lines follow the generated ``listener``, so they make it a TLS one.
     broker = Broker(
         folder=tmp_path_factory.mktemp("mosquitto-tls"),
         extra_config=(
             f"{KEEP_USER}"
-            f"cafile {tls_files['ca.pem']}\n"
-            f"certfile {tls_files['server.pem']}\n"
-            f"keyfile {tls_files['server.key']}\n"
+            f"cafile {tls_files.ca_cert}\n"
+            f"certfile {tls_files.server_cert}\n"
+            f"keyfile {tls_files.server_key}\n"
         ),
     )
     broker.start()
@@ -229,17 +177,17 @@ def tls_broker(
 
 
 async def test_bridge_speaks_tls_to_a_broker_it_trusts(
-    tls_broker: Broker, tls_files: dict[str, Path]
+    tls_broker: Broker, tls_files: TlsFiles
 ) -> None:
     bridge = _bridge(
         {
             "url": f"mqtts://127.0.0.1:{tls_broker.port}",
-            "tls": {"ca_file": tls_files["ca.pem"]},
+            "tls": {"ca_file": tls_files.ca_cert},
         },
         "tls-room",
     )
     assert await _connects(bridge)
-    context = ssl.create_default_context(cafile=str(tls_files["ca.pem"]))
+    context = ssl.create_default_context(cafile=str(tls_files.ca_cert))
     async with aiomqtt.Client(
         "127.0.0.1", tls_broker.port, tls_context=context
     ) as observer:

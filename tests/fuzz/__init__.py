@@ -1,0 +1,1 @@
+"""Fuzzing suites: the device decoders over mutated inputs (``make fuzz``)."""
