@@ -37,6 +37,12 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 
 CAPTURE_VERSION = 1
+#: The latest ``t`` a capture may hold (s): 30 days, far beyond any session, so a
+#: corrupt or hostile ``t`` (1e12, Infinity) is an error rather than a replay that
+#: ticks the engine once per virtual second for ever.
+MAX_T_S = 30 * 86_400.0
+#: The header's infusion length (min), as the settings allow it.
+MAX_INFUSION_MIN = 240.0
 #: How often buffered capture lines are written.
 CAPTURE_FLUSH_INTERVAL_S = 0.5
 
@@ -125,12 +131,28 @@ def _fail(source: str, line: int, message: str) -> CaptureError:
     return CaptureError(f"{source}:{line}: {message}")
 
 
+def _require_utf8(text: str, source: str, line: int) -> None:
+    """Bytes that are not UTF-8 (read with ``errors="surrogateescape"``) are an error.
+
+    A capture opened that way reads to the end whatever its bytes, so a bad byte is
+    reported with its line, as every other fault is.
+    """
+    if not text.isascii():
+        try:
+            text.encode()
+        except UnicodeEncodeError as exc:
+            raise _fail(
+                source, line, "the line is not UTF-8 text (a damaged or binary file?)"
+            ) from exc
+
+
 def parse_header(text: str, source: str = "<capture>") -> CaptureHeader:
     """Parse and check line 1.
 
     Raises:
         CaptureError: not a roomctl capture header, or an unsupported version.
     """
+    _require_utf8(text, source, 1)
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -153,6 +175,13 @@ def parse_header(text: str, source: str = "<capture>") -> CaptureHeader:
         infusion_min = float(session.get("infusion_min", 40))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise _fail(source, 1, f"bad header: {exc}") from exc
+    if not 0 < infusion_min <= MAX_INFUSION_MIN:  # NaN fails too
+        raise _fail(
+            source,
+            1,
+            f"bad header: session.infusion_min must be more than 0 and at most "
+            f"{MAX_INFUSION_MIN:g} minutes, not {infusion_min!r}",
+        )
     if started_at.tzinfo is None:
         raise _fail(source, 1, "started_at must carry a time zone (UTC, 'Z')")
     return CaptureHeader(
@@ -268,6 +297,7 @@ def _iter_records(
         elif not text.strip():
             continue
         else:
+            _require_utf8(text, source, number)
             try:
                 raw = json.loads(text)
             except json.JSONDecodeError as exc:
@@ -276,6 +306,12 @@ def _iter_records(
             t = record.t
         if t < last_t:
             raise _fail(source, number, f"t goes backwards ({t:g} after {last_t:g})")
+        if not t <= MAX_T_S:  # NaN fails too
+            raise _fail(
+                source,
+                number,
+                f"t must be a number of seconds from 0 to {MAX_T_S:g}, not {t!r}",
+            )
         last_t = t
         yield record
 

@@ -45,7 +45,12 @@ def _config_check(args: argparse.Namespace) -> int:
     from roomctl.alarms import policy_table  # noqa: PLC0415 (command-local imports)
 
     print(f"{args.file}: the configuration is valid. Effective settings:")  # noqa: T201
-    print(json.dumps(settings.model_dump(mode="json", exclude={"alarms"}), indent=2))  # noqa: T201
+    effective = settings.model_dump(mode="json", exclude={"alarms"})
+    if effective["session"].get("patient_ref") is not None:
+        # The pseudonymous patient code stays in the local record: never in logs
+        # (systemd runs this check before every start, into the journal).
+        effective["session"]["patient_ref"] = "(set; not shown)"
+    print(json.dumps(effective, indent=2))  # noqa: T201
     print("\nAlarm policy in force:")  # noqa: T201
     print(policy_table(settings.alarms))  # noqa: T201
     return EXIT_OK
@@ -105,7 +110,8 @@ def _replay(args: argparse.Namespace) -> int:
             return EXIT_BAD_INPUT
     path = Path(args.capture)
     try:
-        with path.open(encoding="utf-8") as stream:
+        # Undecodable bytes reach the reader, which names their line.
+        with path.open(encoding="utf-8", errors="surrogateescape") as stream:
             replay(
                 stream,
                 sys.stdout,
@@ -417,6 +423,7 @@ def _demo(args: argparse.Namespace) -> int:
                 scenario=args.scenario,
                 speed=args.speed,
                 room=args.room,
+                rooms=args.rooms,
                 broker=args.broker,
                 console=not args.no_console,
             )
@@ -526,6 +533,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--speed", type=float, default=1.0, help="scenario speed factor")
     demo.add_argument("--room", default="demo", help="room name")
+    demo.add_argument(
+        "--rooms",
+        type=int,
+        choices=range(1, 9),
+        default=3,
+        metavar="N",
+        help="rooms on the station, 1 to 8 (default 3: this room and two background "
+        "rooms, one of them in an alarm)",
+    )
     demo.add_argument(
         "--broker",
         metavar="URL",
