@@ -37,8 +37,9 @@ def main() -> int:
             return 1
         total += stats.inputs
         print(stats.line(), flush=True)  # noqa: T201
-        if stats.examples_outside_range:
-            print(f"  e.g. {', '.join(stats.examples_outside_range)}")  # noqa: T201
+        if stats.examples_questionable:
+            examples = "; ".join(stats.examples_questionable[:3])
+            print(f"  questionable, e.g. {examples}")  # noqa: T201
     print(f"total: {total:,} inputs, no exception, no invariant broken")  # noqa: T201
     return 0
 

@@ -18,8 +18,9 @@ What is asserted, for every input:
   byte after a failure. The decoder must produce exactly the frames the reference
   finds: none of a window that fails its checksum or structure, none stitched
   from bytes that are not contiguous, none lost. For Nonin DF2 the same holds
-  one level up: a packet is 25 contiguous valid frames starting at a SYNC frame, so
-  a packet with any frame broken, missing or inserted never becomes a reading;
+  one level up: a packet is 25 contiguous valid frames starting at a SYNC frame and
+  followed, with no gap, by the next SYNC frame, so a packet with any frame broken,
+  missing, repeated or spliced in never becomes a reading;
 - **Masimo ASCII 1 has no checksum**, so a mutation that leaves a line grammatical
   (a digit changed to another digit) decodes, legitimately, to different numbers.
   What is asserted there: a *reference parser* of the line grammar (protocols.md
@@ -28,12 +29,15 @@ What is asserted, for every input:
   outside printable ASCII, a broken token, a key twice, SPO2 or BPM missing or a
   non-numeric value is dropped whole and gives no reading;
 - every reading keeps the ``Reading`` invariant (a value exactly when the status is
-  ``ok``); SpO2 and pulse-rate values stay within the driver's own bounds.
+  ``ok``); no ``ok`` value lies outside the device's advertised range
+  (``DriverSpec.metrics``) or the driver's own bounds: the drivers mark such values
+  ``questionable``.
 
 Counted and reported, not asserted (``FuzzStats``): units decoded that are not an
 untouched original (corruption the protocol cannot detect: an 8-bit sum collision,
-two changes that cancel, a still-grammatical Masimo line), untouched originals
-recovered, readings outside the device's advertised range (``DriverSpec.metrics``).
+two changes that cancel, a still-grammatical Masimo line, a Nonin frame replaced by
+another valid one), untouched originals recovered, readings the drivers marked
+``questionable``.
 
 Run it: ``python -m tests.fuzz`` (``make fuzz``); ``tests/fuzz/test_decoders.py`` runs
 a short version in the default suite.
@@ -92,6 +96,8 @@ PLETH_CAPTURE = ROOT.parent / "shared" / "captures" / "nonin" / "systole_ppg.npy
 #: The driver's own bounds (roomctl/devices/*/driver.py): SpO2 and pulse rate
 #: values above these are never passed on as ``ok``.
 DRIVER_BOUNDS = {Metric.SPO2_PERCENT: 100.0, Metric.PULSE_RATE_BPM: 300.0}
+#: A Nonin DF2 packet on the wire: 25 frames of 5 bytes.
+PACKET_BYTES = 125
 #: Corpus streams kept per protocol (each input picks one and mutates it).
 CORPUS_SIZE = 400
 #: Most mutations applied to one input.
@@ -127,9 +133,10 @@ class FuzzStats:
     #: ... of which a whole valid unit repeated, moved or spliced in from another
     #: stream (a valid unit as received: nothing to detect).
     units_out_repeated: int = 0
-    #: ... of which (Nonin DF2) a packet of valid original frames with whole frames
-    #: repeated, lost or moved: each frame passes its check, and Format #2 has no
-    #: frame counter to tell.
+    #: ... of which (Nonin DF2) a packet of valid original frames, not an original
+    #: packet: a frame replaced by another valid one (one lost and one added inside
+    #: the packet). Each frame passes its check, and Format #2 has no frame counter
+    #: to tell. (A frame only added or only lost is caught: see the reference.)
     units_out_reassembled: int = 0
     #: ... and the rest: bytes changed yet the check still holds (an 8-bit sum
     #: collision, two changes that cancel) or, for Masimo, a mutated line that is
@@ -138,9 +145,9 @@ class FuzzStats:
     #: Original units left untouched by the mutations, and how many came out.
     units_untouched: int = 0
     readings: int = 0
-    #: Readings with an ``ok`` value outside the device's advertised range.
-    readings_outside_range: int = 0
-    examples_outside_range: list[str] = field(default_factory=list)
+    #: Readings the driver marked ``questionable``: a value outside the range.
+    readings_questionable: int = 0
+    examples_questionable: list[str] = field(default_factory=list)
 
     @property
     def inputs_per_s(self) -> float:
@@ -162,8 +169,8 @@ class FuzzStats:
             f"{self.units_out_repeated:,}, frames reassembled "
             f"{self.units_out_reassembled:,}, changed but undetectable "
             f"{self.units_out_undetectable:,}; untouched recovered {recovered}; "
-            f"readings {self.readings:,}, outside range "
-            f"{self.readings_outside_range:,}"
+            f"readings {self.readings:,}, questionable "
+            f"{self.readings_questionable:,}"
         )
 
 
@@ -355,8 +362,14 @@ def nonin_corpus(rng: random.Random) -> list[Sample]:
     samples = []
     for _ in range(CORPUS_SIZE):
         chosen = rng.sample(packets, rng.randint(1, 4))
-        units = tuple((125 * i, 125 * (i + 1)) for i in range(len(chosen)))
-        samples.append(Sample(b"".join(chosen), units))
+        # The first frame of one more packet ends the stream: it lets out the last
+        # packet (the assembler holds each until the next SYNC frame). A unit is a
+        # packet and that frame: 130 bytes, overlapping the next unit by 5.
+        units = tuple(
+            (PACKET_BYTES * i, PACKET_BYTES * (i + 1) + 5) for i in range(len(chosen))
+        )
+        tail = rng.choice(packets)[:5]
+        samples.append(Sample(b"".join(chosen) + tail, units))
     return samples
 
 
@@ -384,14 +397,24 @@ def reference_nonin_frames(data: bytes) -> list[int]:
 
 
 def reference_nonin_packets(data: bytes) -> list[tuple[int, bytes]]:
-    """Packets: 25 valid frames next to each other, SYNC on the first only."""
+    """Packets: 25 valid frames in a row, SYNC on the first only, then a SYNC frame.
+
+    The frame after the 25th must follow it with no gap and carry SYNC (it is the
+    next packet's first); a packet with a frame added fails exactly that.
+    """
     packets = []
     open_at: int | None = None
     count = 0
     previous_end = -1
     for position in reference_nonin_frames(data):
         sync = data[position + 1] & 0x01
-        if open_at is not None and (position != previous_end or sync):
+        follows = position == previous_end
+        if open_at is not None and count == 25:
+            # A whole packet: the frame after it must be the next SYNC, no gap.
+            if follows and sync:
+                packets.append((open_at, data[open_at : open_at + 125]))
+            open_at = None
+        elif open_at is not None and (not follows or sync):
             open_at = None  # a gap, or a SYNC too early: the partial packet goes
         previous_end = position + 5
         if open_at is None:
@@ -399,9 +422,6 @@ def reference_nonin_packets(data: bytes) -> list[tuple[int, bytes]]:
                 open_at, count = position, 1
         else:
             count += 1
-        if open_at is not None and count == 25:
-            packets.append((open_at, data[open_at : open_at + 125]))
-            open_at = None
     return packets
 
 
@@ -429,7 +449,8 @@ def run_nonin(data: bytes, pieces: Sequence[bytes]) -> Outcome:
         raise FuzzFailure("frame count differs from the reference framer's")
     if len(readings) != 2 * len(packets):
         raise FuzzFailure(f"{len(readings)} readings from {len(packets)} packets")
-    return readings, [(p, 125) for p, _ in expected]
+    # A unit is a packet and the SYNC frame that let it out (see ``nonin_corpus``).
+    return readings, [(p, PACKET_BYTES + 5) for p, _ in expected]
 
 
 # ------------------------------------------------------------------ SunTech
@@ -734,7 +755,7 @@ def check_readings(
     stats: FuzzStats,
     ranges: dict[Metric, tuple[float, float]],
 ) -> None:
-    """The reading invariants; count values outside the advertised range."""
+    """The reading invariants: no ``ok`` value outside the advertised range."""
     for reading in readings:
         stats.readings += 1
         if isinstance(reading, NibpReading):
@@ -762,9 +783,19 @@ def check_readings(
         for metric, value in values.items():
             low, high = ranges.get(metric, (float("-inf"), float("inf")))
             if value is not None and not low <= value <= high:
-                stats.readings_outside_range += 1
-                if len(stats.examples_outside_range) < 5:
-                    stats.examples_outside_range.append(f"{metric.value}={value}")
+                raise FuzzFailure(
+                    f"an ok {metric.value} of {value} outside the advertised range "
+                    f"{low:g}-{high:g}: {reading}"
+                )
+        if reading.status is ReadingStatus.QUESTIONABLE:
+            stats.readings_questionable += 1
+            if len(stats.examples_questionable) < 5:
+                what = (
+                    reading.error_text
+                    if isinstance(reading, NibpReading)
+                    else reading.metric.value
+                )
+                stats.examples_questionable.append(what)
 
 
 #: What a run gives: the readings, and where each decoded unit lies (and its size).

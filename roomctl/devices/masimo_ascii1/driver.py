@@ -6,9 +6,13 @@ one-way stream, so the driver never writes to the link and keeps no state.
 Each line gives SpO2 and pulse-rate readings, plus perfusion index when the model
 sends ``PI`` (Radical-5 and Rad-8 do; a line without the key gives no PI reading).
 The status comes from the ``EXC`` word and is shared by every reading of the line;
-``value is None`` exactly when the status is not ``OK`` (readings.py). The device's
-``ALARM`` word is its own alarm state, not ours: roomctl is a secondary display and
-decides its alarms from the values (style guide §2.0 rule 8), so it is not read here.
+``value is None`` exactly when the status is not ``OK`` (readings.py). A value the
+device did not flag but cannot measure (outside the ``DRIVER_SPEC`` range: SpO2
+0-100 %, pulse rate 25-240 bpm, PI 0.02-20 %) is ``QUESTIONABLE``: ASCII 1 has no
+checksum, so a garbled digit can make any number (RELIABILITY.md, "Bad input").
+The device's ``ALARM`` word is its own alarm state, not ours: roomctl is a secondary
+display and decides its alarms from the values (style guide §2.0 rule 8), so it is
+not read here.
 """
 
 from __future__ import annotations
@@ -34,12 +38,18 @@ if TYPE_CHECKING:
 #: Highest SpO2 the driver accepts as a value, percent: saturation cannot exceed
 #: 100, so a larger number is a garbled digit (ASCII 1 has no checksum).
 SPO2_MAX_PERCENT = 100
-#: Highest pulse rate accepted, bpm. Masimo displays 25-240 bpm; 300 leaves room for
-#: the device's own range and still rejects a garbled hundreds digit (e.g. 972).
-PULSE_RATE_MAX_BPM = 300
+#: SpO2 values taken, percent.
+SPO2_RANGE_PERCENT = (0.0, float(SPO2_MAX_PERCENT))
+#: Highest pulse rate accepted, bpm: Masimo's displayed range ends at 240 bpm, so a
+#: larger number is a garbled digit (e.g. 972).
+PULSE_RATE_MAX_BPM = 240
+#: Pulse rates taken, bpm: Masimo's displayed pulse-rate range, 25-240 bpm.
+PULSE_RATE_RANGE_BPM = (25.0, float(PULSE_RATE_MAX_BPM))
 #: Highest perfusion index accepted, percent: the Masimo maximum is 20.00
 #: (``poxrad_discrete.h`` field maxima). The wire allows up to 999.99.
 PERFUSION_INDEX_MAX = 20.0
+#: Perfusion index values taken, percent: 0.02-20.00, the Masimo range.
+PERFUSION_INDEX_RANGE = (0.02, PERFUSION_INDEX_MAX)
 
 _E = MasimoException
 
@@ -114,24 +124,27 @@ def line_to_readings(
         SpO2 and pulse-rate readings, then PI when the line has a ``PI`` key.
     """
     status = signal_status(line.exc)
-    values: list[tuple[Metric, float | None, float]] = [
-        (Metric.SPO2_PERCENT, line.spo2_percent, SPO2_MAX_PERCENT),
-        (Metric.PULSE_RATE_BPM, line.pulse_rate_bpm, PULSE_RATE_MAX_BPM),
+    values: list[tuple[Metric, float | None, tuple[float, float]]] = [
+        (Metric.SPO2_PERCENT, line.spo2_percent, SPO2_RANGE_PERCENT),
+        (Metric.PULSE_RATE_BPM, line.pulse_rate_bpm, PULSE_RATE_RANGE_BPM),
     ]
     if line.value_of(KEY_PERFUSION_INDEX) is not None:
         values.append(
-            (Metric.PERFUSION_INDEX, line.perfusion_index, PERFUSION_INDEX_MAX)
+            (Metric.PERFUSION_INDEX, line.perfusion_index, PERFUSION_INDEX_RANGE)
         )
     readings: list[Reading] = []
-    for metric, raw, maximum in values:
+    for metric, raw, (minimum, maximum) in values:
         value: float | None
         reading_status: ReadingStatus
         if status is not ReadingStatus.OK:
             # The device flagged the signal: even a number it sent is not judged.
             value, reading_status = None, status
-        elif raw is None or raw > maximum:
-            # Dashes without a reason, or a number no patient can have (garbled).
+        elif raw is None:
+            # Dashes without a reason.
             value, reading_status = None, ReadingStatus.UNAVAILABLE
+        elif not minimum <= raw <= maximum:
+            # A number the device does not measure: a garbled digit.
+            value, reading_status = None, ReadingStatus.QUESTIONABLE
         else:
             value, reading_status = float(raw), ReadingStatus.OK
         readings.append(
@@ -209,10 +222,13 @@ DRIVER_SPEC = DriverSpec(
     stale_after_s=3.0,
     decoder_factory=_new_decoder,
     driver_factory=_new_driver,
-    metrics=(
-        MetricSpec(metric=Metric.SPO2_PERCENT, unit="%", minimum=0, maximum=100),
-        # Masimo's displayed pulse-rate range.
-        MetricSpec(metric=Metric.PULSE_RATE_BPM, unit="bpm", minimum=25, maximum=240),
-        MetricSpec(metric=Metric.PERFUSION_INDEX, unit="%", minimum=0.02, maximum=20),
+    # The ranges ``line_to_readings`` checks the values against.
+    metrics=tuple(
+        MetricSpec(metric=metric, unit=unit, minimum=low, maximum=high)
+        for metric, unit, (low, high) in (
+            (Metric.SPO2_PERCENT, "%", SPO2_RANGE_PERCENT),
+            (Metric.PULSE_RATE_BPM, "bpm", PULSE_RATE_RANGE_BPM),
+            (Metric.PERFUSION_INDEX, "%", PERFUSION_INDEX_RANGE),
+        )
     ),
 )

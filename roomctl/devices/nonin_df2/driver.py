@@ -10,18 +10,23 @@ hands out: single frames and blocks of consecutive frames (see ``protocol``, "Wh
 blocks"). A block that completes several packets yields their readings in order, all
 stamped with the block's receive time, as frames decoded from one read always were. A
 frame that follows dropped bytes carries ``after_gap``, so a packet that lost a frame
-is discarded and never becomes a reading. Each complete packet (3 a second) yields two
-readings: ``SPO2_PERCENT`` from SpO2-D (frame 8) and ``PULSE_RATE_BPM`` from HR-D
-(frames 19-20). These are the values the device formats for display. Status, first
-match wins, over all 25 frames of the packet:
+is discarded and never becomes a reading. The assembler holds a complete packet until
+the next packet's SYNC frame arrives (one frame, 13 ms, later), so a packet with a frame
+added is discarded too; readings carry the receive time of that confirming frame. Each
+complete packet (3 a second) yields two readings: ``SPO2_PERCENT`` from SpO2-D (frame
+8) and ``PULSE_RATE_BPM`` from HR-D (frames 19-20). These are the values the device
+formats for display. Status, first match wins, over all 25 frames of the packet:
 
 1. SNSD or SNSA on any frame: ``SENSOR_OFF``;
 2. OOT: ``SEARCHING``;
 3. ARTF: ``ARTIFACT``;
 4. red-only perfusion on the frames that carry a perfusion indication:
    ``LOW_PERFUSION``;
-5. otherwise ``OK``. A metric whose value is a sentinel (127, 511) or out of range
-   (SpO2 above 100 %, HR above 300 bpm) then becomes ``UNAVAILABLE``.
+5. otherwise ``OK``. A metric whose value is a sentinel (127, 511) then becomes
+   ``UNAVAILABLE``; one outside the range the driver takes (SpO2 0-100 %, pulse rate
+   18-300 bpm: the advertised ``DRIVER_SPEC`` range, capped at
+   ``PULSE_RATE_MAX_BPM``) becomes ``QUESTIONABLE``, since the device does not
+   measure it and only a damaged packet carries it (RELIABILITY.md, "Bad input").
 
 The perfusion bits are only set for about 160 ms during each pulse (protocols.md §1.2).
 At a resting rate, most packets (1/3 s) carry no indication at all. A strictly
@@ -44,6 +49,8 @@ from typing import TYPE_CHECKING
 
 from roomctl.devices.base import DriverSpec, MetricSpec
 from roomctl.devices.nonin_df2.protocol import (
+    FRAME_RATE_HZ,
+    PACKET_LEN_FRAMES,
     SERIAL_BAUD,
     NoninDf2Decoder,
     NoninDf2Frame,
@@ -73,6 +80,21 @@ PULSE_RATE_MAX_BPM = 300
 #: Seconds without a valid frame before the link is stale. This is mdpnp's Nonin
 #: max-quiet-time watchdog (protocols.md §3, mdpnp row).
 STALE_AFTER_S = 3.0
+
+#: Reading the port when the next packet is due (issue 6). The module streams 75
+#: frames a second (375 bytes), which a port hands over in chunks of a few bytes:
+#: about 50 wake-ups a second, each running the whole read path, for readings that
+#: come 3 times a second. So after each read the driver says how long the next
+#: packet still needs (``read_again_in_s``: the frames it lacks at 75 a second, plus
+#: ``READ_MARGIN_S`` for the port's chunking), and the link takes no bytes before
+#: then (``SerialLink.hold``): one wake-up per packet, and a reading waits at most
+#: about ``READ_MARGIN_S`` after its last byte arrived, as long as the module keeps
+#: its 75 frames a second; never more than ``READ_HOLD_MAX_S``. Far inside the alarm
+#: policy's budget (SpO2 and pulse rate are checked once a second, and "raise within
+#: N s" allows up to 2 s for processing).
+READ_MARGIN_S = 0.03
+#: The longest hold: a packet and its confirming frame (26 frames), and the margin.
+READ_HOLD_MAX_S = (PACKET_LEN_FRAMES + 1) / FRAME_RATE_HZ + READ_MARGIN_S
 
 #: Plausible pulse-rate range advertised in the registry, bpm. 18-321 is roomctl's
 #: design figure for this device; protocols.md cites no Nonin document for it, so
@@ -108,12 +130,15 @@ def packet_status(
 
 
 def _value_and_status(
-    value: int | None, maximum: int, signal: ReadingStatus
+    value: int | None, minimum: float, maximum: float, signal: ReadingStatus
 ) -> tuple[float | None, ReadingStatus]:
     if signal is not ReadingStatus.OK:
         return None, signal
-    if value is None or value > maximum:
+    if value is None:
         return None, ReadingStatus.UNAVAILABLE
+    if not minimum <= value <= maximum:
+        # Not a value the device measures: a damaged packet (RELIABILITY.md).
+        return None, ReadingStatus.QUESTIONABLE
     return float(value), ReadingStatus.OK
 
 
@@ -139,9 +164,11 @@ def packet_readings(
     """
     signal = packet_status(packet, perfusion)
     spo2, spo2_status = _value_and_status(
-        packet.spo2_d_percent, SPO2_MAX_PERCENT, signal
+        packet.spo2_d_percent, 0, SPO2_MAX_PERCENT, signal
     )
-    pulse, pulse_status = _value_and_status(packet.hr_d_bpm, PULSE_RATE_MAX_BPM, signal)
+    pulse, pulse_status = _value_and_status(
+        packet.hr_d_bpm, PULSE_RATE_RANGE_BPM[0], PULSE_RATE_MAX_BPM, signal
+    )
     return [
         Reading(
             device=device,
@@ -264,11 +291,23 @@ class NoninDf2Driver:
             perfusion=self._track_perfusion(packet),
         )
 
+    def read_again_in_s(self) -> float:
+        """How long the link may wait before its next read (see ``READ_MARGIN_S``).
+
+        The open packet lacks ``PACKET_LEN_FRAMES + 1 - open_frames`` frames (a packet
+        comes out with the frame after its last); they arrive at 75 a second.
+
+        >>> round(NoninDf2Driver("ox").read_again_in_s(), 3)  # none open: 26 frames
+        0.377
+        """
+        lacking = PACKET_LEN_FRAMES + 1 - self._assembler.open_frames
+        return min(lacking / FRAME_RATE_HZ + READ_MARGIN_S, READ_HOLD_MAX_S)
+
     def on_link_up(self, link: ByteLink) -> None:
         """Nothing to do: the module streams unasked; the driver never writes."""
 
     def on_link_lost(self) -> None:
-        """Forget the partial packet and the held perfusion indication."""
+        """Forget the partial or held packet and the held perfusion indication."""
         self._assembler.reset()
         self._forget_perfusion()
 

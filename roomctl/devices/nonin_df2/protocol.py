@@ -18,7 +18,8 @@ Three pure stages:
    ``NoninDf2FrameBlock``, a lone frame as a ``NoninDf2Frame``; ``frames_of`` expands
    both into frames.
 2. ``NoninDf2PacketAssembler.add(frame)`` and ``add_block(block)`` emit a packet only
-   for 25 contiguous frames that start at a SYNC frame.
+   for 25 contiguous frames that start at a SYNC frame and are followed, with no gap,
+   by the next packet's SYNC frame.
 3. ``NoninDf2Packet`` holds the values, with the device's "no data" sentinels
    (SpO2 127, HR 511) as ``None``.
 
@@ -44,6 +45,15 @@ packet. A whole frame lost without a trace (for example, five bytes dropped by t
 is still caught: the next SYNC frame then arrives early, and an early SYNC discards the
 partial packet too. The flag travels with the frame, so the driver, which sees only
 frames, needs no reference to the decoder.
+
+**How the assembler learns about added frames.** Format #2 has no frame counter. A
+frame repeated, or one from elsewhere spliced in at a frame boundary, leaves 25 valid
+contiguous frames after the SYNC frame, with the later slots shifted by one: HR-D or
+SpO2-D would then read another slot's byte. So a packet of 25 frames is only held, and
+emitted when the next frame is the next packet's SYNC frame, with no gap before it. An
+added frame makes that 26th frame a non-SYNC one, and the held packet is discarded
+(found by the fuzzer, RELIABILITY.md "Bad input"). The price is one frame, 13 ms, of
+latency per packet.
 
 Limit, inherent in the protocol: a single corrupted byte always breaks the 8-bit sum.
 Two corrupted bytes in the same frame can cancel in the sum (+1 on one byte, -1 on
@@ -993,29 +1003,48 @@ def encode_packet(
 class NoninDf2PacketAssembler:
     """Groups frames, fed in order, into packets.
 
-    A packet is emitted only when 25 contiguous frames arrive that start at a SYNC
-    frame. A partial packet is discarded, and counted in ``packets_discarded``, when:
+    A packet is 25 contiguous frames that start at a SYNC frame. When its 25th frame
+    arrives, the packet is complete but only *held*: it is emitted when the next frame
+    arrives, and only if that frame carries SYNC and has no gap before it (it is the
+    first frame of the next packet, which it opens). A frame repeated or spliced into
+    the packet would otherwise go unseen (see the module docstring, "added frames").
+
+    **Cost: one frame of latency.** A packet comes out with the next packet's first
+    frame, 1/75 s (13 ms) after its own last frame, and the last packet of a stream that
+    stops is never emitted. ``add_block_located`` and the driver therefore stamp a
+    packet with the arrival of that confirming frame. A damaged SYNC frame now costs
+    two packets: its own, and the held one it would have let out.
+
+    What the hold cannot see: a frame *replaced* by another valid one (one lost and
+    one added inside the same packet, so that 25 frames still lie between two SYNC
+    frames). Format #2 has no frame counter; nothing on the wire tells.
+
+    A partial or held packet is discarded, and counted in ``packets_discarded``, when:
 
     - a frame arrives with ``after_gap`` set (the decoder dropped bytes before it, so a
-      frame may be missing), or
-    - a SYNC frame arrives early (a frame was lost without leaving dropped bytes).
+      frame may be missing),
+    - a SYNC frame arrives early (a frame was lost without leaving dropped bytes),
+    - a frame without SYNC follows a held packet (a frame was added), or
+    - ``reset()`` is called (the link dropped).
 
     Frames that arrive while no packet is open and that lack SYNC are skipped and
     counted in ``frames_skipped``. This happens at start-up, mid-packet, and after a
-    discard.
+    discard (including the non-SYNC frame that discards a held packet).
 
     Frames come one at a time (``add``) or as a block (``add_block``); the two may be
     mixed and give the same packets and counts.
 
     >>> assembler = NoninDf2PacketAssembler()
     >>> wire = encode_packet(hr_bpm=200, spo2_percent=95, pleth=range(25))
-    >>> packets = [assembler.add(f) for f in frames_of(NoninDf2Decoder().feed(wire))]
+    >>> frames = frames_of(NoninDf2Decoder().feed(wire + wire[:5]))
+    >>> packets = [assembler.add(f) for f in frames]
     >>> packets[-1].hr_bpm, packets.count(None)
-    (200, 24)
+    (200, 25)
     """
 
     def __init__(self) -> None:
         # The wire bytes of the open packet's frames so far; empty when none is open.
+        # 25 frames' worth (125 bytes): a complete packet held for its confirming frame.
         self._partial = b""
         self._packets = 0
         self._packets_discarded = 0
@@ -1028,7 +1057,7 @@ class NoninDf2PacketAssembler:
 
     @property
     def packets_discarded(self) -> int:
-        """Partial packets dropped after a gap, an early SYNC or a reset."""
+        """Partial or held packets dropped: gap, early SYNC, frame added, reset."""
         return self._packets_discarded
 
     @property
@@ -1036,13 +1065,29 @@ class NoninDf2PacketAssembler:
         """Frames that arrived with no packet open and no SYNC."""
         return self._frames_skipped
 
+    @property
+    def open_frames(self) -> int:
+        """Frames of the open packet so far (0: none open).
+
+        25 is a complete packet held for its confirming frame: a packet comes out
+        with the frame after its 25th, so ``PACKET_LEN_FRAMES + 1 - open_frames``
+        more frames let the next one out.
+
+        >>> assembler = NoninDf2PacketAssembler()
+        >>> wire = encode_packet(hr_bpm=72, spo2_percent=97, pleth=[128] * 25)
+        >>> _ = assembler.add_block(NoninDf2Decoder().feed(wire[:40])[0])
+        >>> assembler.open_frames
+        8
+        """
+        return len(self._partial) // FRAME_LEN_BYTES
+
     def add(self, frame: NoninDf2Frame) -> NoninDf2Packet | None:
-        """Take the next frame; return the packet it completes, if any."""
+        """Take the next frame; return the held packet it confirms, if any."""
         located = self._take(frame.encode(), after_gap=frame.after_gap)
         return located[0][1] if located else None
 
     def add_block(self, block: NoninDf2FrameBlock) -> list[NoninDf2Packet]:
-        """Take the next run of frames; return the packets it completes, in order."""
+        """Take the next run of frames; return the packets it confirms, in order."""
         return [
             packet for _, packet in self._take(block.raw, after_gap=block.after_gap)
         ]
@@ -1053,13 +1098,15 @@ class NoninDf2PacketAssembler:
         """As ``add_block``; each packet comes with where in the block it completed.
 
         That place is the number of the block's frames taken up to and including the
-        packet's last frame, so a caller that knows when each frame arrived can stamp
-        the packet with the arrival of its last frame.
+        frame that confirmed the packet (the next packet's SYNC frame, one after the
+        packet's last frame), so a caller that knows when each frame arrived can stamp
+        the packet with the arrival of the frame that let it out. A packet held over
+        from an earlier call and confirmed by the block's first frame is at place 1.
         """
         return self._take(block.raw, after_gap=block.after_gap)
 
     def reset(self) -> None:
-        """Forget any partial packet (the link dropped); a partial one is counted."""
+        """Forget any partial or held packet (the link dropped); it is counted."""
         if self._partial:
             self._partial = b""
             self._packets_discarded += 1
@@ -1067,12 +1114,13 @@ class NoninDf2PacketAssembler:
     def _take(self, raw: bytes, *, after_gap: bool) -> list[tuple[int, NoninDf2Packet]]:
         """Assemble a run of consecutive valid frames given as their wire bytes.
 
-        Returns each completed packet with the number of frames taken when it
-        completed (see ``add_block_located``).
+        Returns each confirmed packet with the number of frames taken when it was
+        confirmed (see ``add_block_located``).
 
         The per-frame rules of the class docstring, applied a stretch at a time: the
         SYNC frames are found with ``bytes.find`` on a one-byte-per-frame SYNC map, and
-        the frames between them join the open packet as one slice.
+        the frames between them join the open packet as one slice. Only the frame after
+        a complete packet is judged on its own.
         """
         syncs = raw[1::FRAME_LEN_BYTES].translate(_SYNC_OF_STATUS)
         count = len(syncs)
@@ -1093,6 +1141,17 @@ class NoninDf2PacketAssembler:
                 partial = raw[start * FRAME_LEN_BYTES : (start + 1) * FRAME_LEN_BYTES]
                 pos = start + 1
                 continue
+            if len(partial) == _PACKET_LEN_BYTES:
+                # A complete packet is held: the frame at ``pos`` (no gap before it,
+                # inside a run) lets it out if it is the next packet's SYNC frame, which
+                # then opens that packet. Any other frame means one was added: discard.
+                if syncs[pos]:
+                    packets.append((pos + 1, NoninDf2Packet.from_wire(partial)))
+                    self._packets += 1
+                else:
+                    self._packets_discarded += 1
+                partial = b""
+                continue
             # A packet is open: the frames up to its 25th join it, unless a SYNC
             # frame comes first (a frame was lost), which discards it.
             end = min(count, pos + PACKET_LEN_FRAMES - len(partial) // FRAME_LEN_BYTES)
@@ -1104,9 +1163,5 @@ class NoninDf2PacketAssembler:
                 continue
             partial += raw[pos * FRAME_LEN_BYTES : end * FRAME_LEN_BYTES]
             pos = end
-            if len(partial) == _PACKET_LEN_BYTES:
-                packets.append((pos, NoninDf2Packet.from_wire(partial)))
-                self._packets += 1
-                partial = b""
         self._partial = partial
         return packets

@@ -106,6 +106,21 @@ WRITE_TIMEOUT_S = 1.0
 #: Text of a determination that ended without error but with no numbers (0/0).
 NO_RESULT_TEXT = "no blood-pressure result: the NIBP module returned no numbers"
 
+# ------------------------------------------------------------------ value ranges
+
+#: What the module can measure, mmHg or bpm: the registry's ``DriverSpec.metrics``
+#: (adult mode). A number outside its range is not a measurement the module can
+#: make; it comes from a reply damaged in a way its 8-bit sum cannot see (the fuzzer
+#: found a systolic of 13,411 mmHg and a cuff pressure of -25,313 mmHg passing it,
+#: RELIABILITY.md "Bad input"). Such a reading is ``QUESTIONABLE``, with no values.
+SYSTOLIC_RANGE_MMHG = (40, 260)
+DIASTOLIC_RANGE_MMHG = (20, 200)
+MAP_RANGE_MMHG = (30, 220)
+PULSE_RATE_RANGE_BPM = (30, 220)
+#: Cuff pressure during a determination: 0 to the adult inflation ceiling; the
+#: module stops itself on over-pressure (error 89). 300 mmHg is our bound [I].
+CUFF_PRESSURE_RANGE_MMHG = (0, 300)
+
 # Acknowledgements that end a running determination before any command wants them.
 _ENDING_ACKS = frozenset({AckCode.COMPLETE, AckCode.TIMEOUT})
 # Refusals: the answer to a command if one waits, else the end of the determination.
@@ -153,17 +168,52 @@ def cuff_pressure_reading(
         received_at: host UTC time of the same moment.
 
     Returns:
-        A ``CUFF_PRESSURE_MMHG`` reading; ``UNAVAILABLE`` when the module sent -1.
+        A ``CUFF_PRESSURE_MMHG`` reading; ``UNAVAILABLE`` when the module sent -1,
+        ``QUESTIONABLE`` (no value) outside ``CUFF_PRESSURE_RANGE_MMHG``.
     """
-    value = None if frame.mmhg is None else float(frame.mmhg)
+    low, high = CUFF_PRESSURE_RANGE_MMHG
+    if frame.mmhg is None:
+        value, status = None, ReadingStatus.UNAVAILABLE
+    elif not low <= frame.mmhg <= high:
+        value, status = None, ReadingStatus.QUESTIONABLE
+    else:
+        value, status = float(frame.mmhg), ReadingStatus.OK
     return Reading(
         device=device,
         metric=Metric.CUFF_PRESSURE_MMHG,
         value=value,
-        status=ReadingStatus.OK if value is not None else ReadingStatus.UNAVAILABLE,
+        status=status,
         received_mono=received_mono,
         received_at=received_at,
     )
+
+
+def out_of_range_text(frame: BpData) -> str | None:
+    """Why a BP result cannot be a measurement, in words; ``None`` if in range.
+
+    Checks systolic, diastolic, and MAP and pulse rate unless 0 ("not measured"),
+    against the module's ranges (``SYSTOLIC_RANGE_MMHG`` and the others).
+
+    >>> frame = BpData(
+    ...     systolic_mmhg=13411, diastolic_mmhg=80, map_mmhg=0, heart_rate_bpm=0
+    ... )
+    >>> out_of_range_text(frame)
+    "result outside the module's range: systolic 13411 mmHg (range 40-260)"
+    """
+    checks = (
+        ("systolic", frame.systolic_mmhg, SYSTOLIC_RANGE_MMHG, "mmHg", True),
+        ("diastolic", frame.diastolic_mmhg, DIASTOLIC_RANGE_MMHG, "mmHg", True),
+        ("mean", frame.map_mmhg, MAP_RANGE_MMHG, "mmHg", False),
+        ("pulse rate", frame.heart_rate_bpm, PULSE_RATE_RANGE_BPM, "bpm", False),
+    )
+    faults = [
+        f"{name} {value} {unit} (range {low}-{high})"
+        for name, value, (low, high), unit, always in checks
+        if (always or value) and not low <= value <= high
+    ]
+    if not faults:
+        return None
+    return "result outside the module's range: " + ", ".join(faults)
 
 
 def bp_data_reading(
@@ -174,8 +224,11 @@ def bp_data_reading(
     A non-zero error code means the numbers are not valid (protocols.md §2.1): the
     reading is ``DEVICE_ERROR`` with the code and its meaning, and no numbers. A
     reply of 0/0 with no error code is a result the module never produced:
-    ``DEVICE_ERROR`` with ``NO_RESULT_TEXT``. A MAP or heart rate of 0 alongside
-    valid pressures is "not measured" (``None``).
+    ``DEVICE_ERROR`` with ``NO_RESULT_TEXT``. A number outside the module's range
+    (``out_of_range_text``) makes the whole reading ``QUESTIONABLE``, with no numbers
+    and the reason in words: one impossible field means the reply is not to be
+    trusted. A MAP or heart rate of 0 alongside valid pressures is "not measured"
+    (``None``).
 
     Args:
         frame: the decoded reply.
@@ -208,6 +261,18 @@ def bp_data_reading(
             pulse_rate_bpm=None,
             status=ReadingStatus.DEVICE_ERROR,
             error_text=NO_RESULT_TEXT,
+            received_mono=received_mono,
+            received_at=received_at,
+        )
+    if (why := out_of_range_text(frame)) is not None:
+        return NibpReading(
+            device=device,
+            systolic_mmhg=None,
+            diastolic_mmhg=None,
+            map_mmhg=None,
+            pulse_rate_bpm=None,
+            status=ReadingStatus.QUESTIONABLE,
+            error_text=why,
             received_mono=received_mono,
             received_at=received_at,
         )
@@ -366,12 +431,15 @@ class SuntechDriver:
                 self._route_ack(code)
                 return []
             case CuffPressure():
-                self._last_cuff_pressure_mmhg = frame.mmhg
                 cuff = cuff_pressure_reading(
                     frame,
                     device=self._device,
                     received_mono=received_mono,
                     received_at=received_at,
+                )
+                # Only a pressure in range: a questionable one is no pressure.
+                self._last_cuff_pressure_mmhg = (
+                    None if cuff.value is None else int(cuff.value)
                 )
                 self._cuff.resolve(cuff)
                 return [cuff]
@@ -611,17 +679,16 @@ DRIVER_SPEC = DriverSpec(
     stale_after_s=float("inf"),
     decoder_factory=_new_decoder,
     driver_factory=_new_driver,
-    metrics=(
-        MetricSpec(metric=Metric.SYSTOLIC_MMHG, unit="mmHg", minimum=40, maximum=260),
-        MetricSpec(metric=Metric.DIASTOLIC_MMHG, unit="mmHg", minimum=20, maximum=200),
-        MetricSpec(metric=Metric.MAP_MMHG, unit="mmHg", minimum=30, maximum=220),
-        MetricSpec(
-            metric=Metric.NIBP_PULSE_RATE_BPM, unit="bpm", minimum=30, maximum=220
-        ),
-        # Cuff pressure during a determination: 0 to the adult inflation ceiling; the
-        # module stops itself on over-pressure (error 89). 300 mmHg is our bound [I].
-        MetricSpec(
-            metric=Metric.CUFF_PRESSURE_MMHG, unit="mmHg", minimum=0, maximum=300
-        ),
+    # The ranges the readings are checked against (``bp_data_reading``,
+    # ``cuff_pressure_reading``).
+    metrics=tuple(
+        MetricSpec(metric=metric, unit=unit, minimum=low, maximum=high)
+        for metric, unit, (low, high) in (
+            (Metric.SYSTOLIC_MMHG, "mmHg", SYSTOLIC_RANGE_MMHG),
+            (Metric.DIASTOLIC_MMHG, "mmHg", DIASTOLIC_RANGE_MMHG),
+            (Metric.MAP_MMHG, "mmHg", MAP_RANGE_MMHG),
+            (Metric.NIBP_PULSE_RATE_BPM, "bpm", PULSE_RATE_RANGE_BPM),
+            (Metric.CUFF_PRESSURE_MMHG, "mmHg", CUFF_PRESSURE_RANGE_MMHG),
+        )
     ),
 )

@@ -15,12 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from roomctl.devices.codec import MAX_BUFFER_BYTES
-from roomctl.devices.masimo_ascii1.driver import (
-    PERFUSION_INDEX_MAX,
-    PULSE_RATE_MAX_BPM,
-    SPO2_MAX_PERCENT,
-    line_to_readings,
-)
+from roomctl.devices.masimo_ascii1.driver import DRIVER_SPEC, line_to_readings
 from roomctl.devices.masimo_ascii1.protocol import (
     LINE_END,
     MAX_LINE_BYTES,
@@ -31,7 +26,7 @@ from roomctl.devices.masimo_ascii1.protocol import (
     parse_line,
 )
 from roomctl.errors import FrameError
-from roomctl.readings import Metric, ReadingStatus
+from roomctl.readings import ReadingStatus
 
 # ------------------------------------------------------------------ constructed lines
 
@@ -367,18 +362,15 @@ def _is_subsequence(wanted: list[MasimoLine], got: list[MasimoLine]) -> bool:
 
 
 def _assert_in_driver_ranges(lines: list[MasimoLine]) -> None:
-    maxima = {
-        Metric.SPO2_PERCENT: SPO2_MAX_PERCENT,
-        Metric.PULSE_RATE_BPM: PULSE_RATE_MAX_BPM,
-        Metric.PERFUSION_INDEX: PERFUSION_INDEX_MAX,
-    }
+    ranges = {m.metric: (m.minimum, m.maximum) for m in DRIVER_SPEC.metrics}
     for line in lines:
         for reading in line_to_readings(
             line, device="ox", received_mono=0.0, received_at=AT
         ):
             if reading.status is ReadingStatus.OK:
                 assert reading.value is not None
-                assert 0 <= reading.value <= maxima[reading.metric]
+                low, high = ranges[reading.metric]
+                assert low <= reading.value <= high
 
 
 # ------------------------------------------------------------------ framing

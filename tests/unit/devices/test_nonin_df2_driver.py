@@ -69,6 +69,12 @@ def packet(
     )
 
 
+#: The first frame of a next packet: the assembler holds each packet until it comes.
+NEXT_SYNC = packet(None, None).frames()[0]
+#: ... on the wire.
+NEXT = NEXT_SYNC.encode()
+
+
 def with_flag(flag: StatusBit, *frames: int) -> tuple[StatusBit, ...]:
     flags = list(NO_FLAGS)
     for index in frames or (7,):
@@ -95,7 +101,8 @@ def run_frames(
 def run_packets(
     packets: Iterable[NoninDf2Packet], driver: NoninDf2Driver | None = None
 ) -> list[Reading]:
-    return run_frames([f for p in packets for f in p.frames()], driver)
+    """The readings of ``packets``; the next packet's SYNC frame lets out the last."""
+    return run_frames([*(f for p in packets for f in p.frames()), NEXT_SYNC], driver)
 
 
 def run_bytes(
@@ -151,15 +158,17 @@ def test_driver_reads_the_display_values() -> None:
     # the test shows which slots the driver reads.
     source = dataclasses.replace(packet(), spo2_d_percent=95, hr_d_bpm=175)
     driver = NoninDf2Driver("bed-1")
-    out = [driver.on_frame(f, 10.0 + i, AT) for i, f in enumerate(source.frames())]
-    assert out[:-1] == [[]] * (PACKET_LEN_FRAMES - 1)
+    frames = [*source.frames(), NEXT_SYNC]
+    out = [driver.on_frame(f, 10.0 + i, AT) for i, f in enumerate(frames)]
+    # The readings come with the next packet's SYNC frame, one frame after the last.
+    assert out[:-1] == [[]] * PACKET_LEN_FRAMES
     assert out[-1] == [
         Reading(
             device="bed-1",
             metric=Metric.SPO2_PERCENT,
             value=95.0,
             status=ReadingStatus.OK,
-            received_mono=34.0,
+            received_mono=35.0,
             received_at=AT,
         ),
         Reading(
@@ -167,7 +176,7 @@ def test_driver_reads_the_display_values() -> None:
             metric=Metric.PULSE_RATE_BPM,
             value=175.0,
             status=ReadingStatus.OK,
-            received_mono=34.0,
+            received_mono=35.0,
             received_at=AT,
         ),
     ]
@@ -176,7 +185,7 @@ def test_driver_reads_the_display_values() -> None:
 
 @given(st.integers(128, 300))
 def test_driver_reports_pulse_rates_of_128_and_above(hr_bpm: int) -> None:
-    readings, _ = run_bytes(packet(hr_bpm=hr_bpm).encode())
+    readings, _ = run_bytes(packet(hr_bpm=hr_bpm).encode() + NEXT)
     [pulse] = by_metric(readings, Metric.PULSE_RATE_BPM)
     assert pulse.value == hr_bpm
     assert pulse.status is ReadingStatus.OK
@@ -189,12 +198,16 @@ def test_driver_reports_pulse_rates_of_128_and_above(hr_bpm: int) -> None:
         (72, None, ReadingStatus.OK, ReadingStatus.UNAVAILABLE),
         (None, None, ReadingStatus.UNAVAILABLE, ReadingStatus.UNAVAILABLE),
         (300, 100, ReadingStatus.OK, ReadingStatus.OK),
-        (301, 101, ReadingStatus.UNAVAILABLE, ReadingStatus.UNAVAILABLE),
-        (510, 126, ReadingStatus.UNAVAILABLE, ReadingStatus.UNAVAILABLE),
-        (0, 0, ReadingStatus.OK, ReadingStatus.OK),
+        (18, 0, ReadingStatus.OK, ReadingStatus.OK),
+        # Outside the range the device measures (RELIABILITY.md, "Bad input": the
+        # fuzzer found pulse rates of 0 from reassembled packets passed as ok).
+        (301, 101, ReadingStatus.QUESTIONABLE, ReadingStatus.QUESTIONABLE),
+        (510, 126, ReadingStatus.QUESTIONABLE, ReadingStatus.QUESTIONABLE),
+        (17, 97, ReadingStatus.QUESTIONABLE, ReadingStatus.OK),
+        (0, 0, ReadingStatus.QUESTIONABLE, ReadingStatus.OK),
     ],
 )
-def test_driver_marks_sentinels_and_out_of_range_values_unavailable(
+def test_driver_marks_sentinels_unavailable_and_out_of_range_values_questionable(
     hr_bpm: int | None,
     spo2_percent: int | None,
     hr_status: ReadingStatus,
@@ -379,6 +392,16 @@ def test_driver_link_lost_discards_the_partial_packet() -> None:
     assert driver.assembler.frames_skipped == PACKET_LEN_FRAMES - 10
 
 
+def test_driver_link_lost_discards_a_held_packet() -> None:
+    driver = NoninDf2Driver("oximeter")
+    # A whole packet, held for the next SYNC frame; the link drops before it comes.
+    assert run_frames(packet(hr_bpm=80).frames(), driver) == []
+    driver.on_link_lost()
+    assert run_frames([NEXT_SYNC], driver) == []
+    assert driver.assembler.packets == 0
+    assert driver.assembler.packets_discarded == 1
+
+
 def test_driver_link_lost_forgets_held_perfusion() -> None:
     driver = NoninDf2Driver("oximeter")
     run_packets([packet(flags=with_flag(StatusBit.RPRF, 2))], driver)
@@ -406,10 +429,10 @@ def test_driver_spec_factories_build_a_working_pipeline() -> None:
     driver: DeviceDriver = DRIVER_SPEC.driver_factory("oximeter")
     assert isinstance(decoder, NoninDf2Decoder)
     assert isinstance(driver, NoninDf2Driver)
-    frames = decoder.feed(packet(hr_bpm=140).encode())
+    frames = decoder.feed(packet(hr_bpm=140).encode() + NEXT)
     readings = [r for f in frames for r in driver.on_frame(f, 1.0, AT)]
     assert [r.value for r in as_readings(readings)] == [97.0, 140.0]
-    assert decoder.stats.frames == PACKET_LEN_FRAMES
+    assert decoder.stats.frames == PACKET_LEN_FRAMES + 1
 
 
 # ---------------------------------------------------------------- corruption
@@ -426,6 +449,7 @@ def test_a_frame_with_a_corrupted_byte_never_becomes_a_reading(
     hit = data.draw(st.integers(0, len(packets) - 1), label="packet")
     offset = data.draw(st.integers(0, packet_bytes - 1), label="offset")
     stream[hit * packet_bytes + offset] ^= data.draw(st.integers(1, 0xFF), label="xor")
+    stream += NEXT
     cuts = data.draw(st.lists(st.integers(0, len(stream)), max_size=8), label="cuts")
     readings, decoder = run_bytes(bytes(stream), cuts)
     assert decoder.stats.dropped_bytes >= 1
@@ -436,6 +460,9 @@ def test_a_frame_with_a_corrupted_byte_never_becomes_a_reading(
     # Only the damaged packet is lost, or also the next one when the damage sits in
     # the last frame and a false frame swallows the next SYNC frame's start byte.
     expected = [p.hr_d_bpm for i, p in enumerate(packets) if i != hit]
+    if offset < FRAME_LEN_BYTES and hit:
+        # A damaged SYNC frame cannot let out the packet held before it either.
+        expected.remove(packets[hit - 1].hr_d_bpm)
     if pulses != expected:
         assert offset >= (PACKET_LEN_FRAMES - 1) * FRAME_LEN_BYTES
         expected.remove(packets[hit + 1].hr_d_bpm)
@@ -448,9 +475,51 @@ def test_a_checksum_error_in_the_middle_of_a_packet_drops_that_packet() -> None:
     stream = bytearray(b"".join(p.encode() for p in packets))
     # Frame 8 of packet 1 is SpO2-D; break its checksum byte only.
     stream[(PACKET_LEN_FRAMES + 8) * FRAME_LEN_BYTES + 4] ^= 0x01
-    readings, decoder = run_bytes(bytes(stream))
+    readings, decoder = run_bytes(bytes(stream) + NEXT)
     assert [r.value for r in by_metric(readings, Metric.PULSE_RATE_BPM)] == [100, 150]
     assert decoder.stats.checksum_errors >= 1
+
+
+def _frames_repeated(frames: Sequence[int], packets: int = 8) -> bytes:
+    """``packets`` distinct packets and a SYNC frame, with ``frames`` sent twice.
+
+    ``frames`` are indices into the whole stream of frames.
+    """
+    stream = [
+        f
+        for i in range(packets)
+        for f in dataclasses.replace(
+            packet(hr_bpm=40 + 25 * i, spo2_percent=85 + i), spo2_d_percent=60 + i
+        ).frames()
+    ]
+    for index in sorted(frames, reverse=True):
+        stream.insert(index, stream[index])
+    return b"".join(f.encode() for f in [*stream, NEXT_SYNC])
+
+
+@given(
+    repeats=st.lists(st.integers(0, 8 * PACKET_LEN_FRAMES - 1), max_size=3),
+    cuts=st.lists(st.integers(0, 8 * PACKET_LEN_FRAMES * FRAME_LEN_BYTES), max_size=8),
+)
+def test_a_packet_with_a_frame_repeated_never_becomes_a_reading(
+    repeats: list[int], cuts: list[int]
+) -> None:
+    # Found by the fuzzer (RELIABILITY.md, "Bad input"): 25 valid frames after
+    # SYNC, but with the later slots shifted, so HR-D and SpO2-D read other bytes.
+    data = _frames_repeated(repeats)
+    readings, _ = run_bytes(data, cuts)
+    by_frame, _ = run_bytes_frame_by_frame(data, cuts)
+    assert readings == by_frame
+    # Packet i is lost when a frame inside it repeats, and when its last frame
+    # does (the copy takes the place of the next SYNC frame). A repeated SYNC frame
+    # costs nothing: the first copy lets out the packet before, the second opens one.
+    hit = {index // PACKET_LEN_FRAMES for index in repeats if index % PACKET_LEN_FRAMES}
+    kept = [i for i in range(8) if i not in hit]
+    # Each reading is an original packet's: SpO2-D 60 + i, HR-D 40 + 25 i.
+    spo2 = by_metric(readings, Metric.SPO2_PERCENT)
+    pulses = by_metric(readings, Metric.PULSE_RATE_BPM)
+    assert [r.value for r in spo2] == [60 + i for i in kept]
+    assert [r.value for r in pulses] == [40 + 25 * i for i in kept]
 
 
 # ---------------------------------------------------------------- real capture
@@ -554,7 +623,16 @@ def _session(spans: Sequence[tuple[int, StatusBit, int | None]]) -> bytes:
             hr = None if hr_bpm is None else hr_bpm + i
             spo2 = None if hr_bpm is None else 90 + i % 8
             out.append(packet(hr, spo2, with_flag(flag, 7, 8) if flag else NO_FLAGS))
-    return b"".join(p.encode() for p in out)
+    return b"".join(p.encode() for p in out) + NEXT
+
+
+def _repeat_frames(data: bytes, frames: Iterable[int]) -> bytearray:
+    """``data`` with the whole frames at ``frames`` (frame indices) sent twice."""
+    stream = bytearray(data)
+    for index in sorted(frames, reverse=True):
+        at = index * FRAME_LEN_BYTES
+        stream[at:at] = data[at : at + FRAME_LEN_BYTES]
+    return stream
 
 
 SESSION = _session(
@@ -576,11 +654,15 @@ SESSION = _session(
         st.tuples(st.integers(0, len(SESSION) - 1), st.integers(1, 0xFF)), max_size=3
     ),
     garbage=st.lists(st.tuples(st.integers(0, len(SESSION)), st.binary(max_size=9))),
+    repeats=st.lists(st.integers(0, len(SESSION) // FRAME_LEN_BYTES - 1), max_size=3),
 )
 def test_blocks_and_single_frames_give_identical_readings(
-    cuts: list[int], damage: list[tuple[int, int]], garbage: list[tuple[int, bytes]]
+    cuts: list[int],
+    damage: list[tuple[int, int]],
+    garbage: list[tuple[int, bytes]],
+    repeats: list[int],
 ) -> None:
-    stream = bytearray(SESSION)
+    stream = _repeat_frames(SESSION, repeats)
     for index, xor in damage:
         stream[index] ^= xor
     for index, noise in sorted(garbage, reverse=True):
@@ -615,7 +697,9 @@ def test_readings_do_not_depend_on_the_chunking() -> None:
 
 def test_a_block_completing_several_packets_yields_their_readings_in_order() -> None:
     packets = [packet(hr_bpm=100 + i) for i in range(3)]
-    block = NoninDf2FrameBlock.from_frames([f for p in packets for f in p.frames()])
+    block = NoninDf2FrameBlock.from_frames(
+        [*(f for p in packets for f in p.frames()), NEXT_SYNC]
+    )
     driver = NoninDf2Driver("oximeter")
     readings = as_readings(driver.on_frame(block, 7.5, AT))
     assert [r.value for r in by_metric(readings, Metric.PULSE_RATE_BPM)] == [
@@ -636,11 +720,15 @@ def _at(mono: float) -> datetime:
         st.tuples(st.integers(0, len(SESSION) - 1), st.integers(1, 0xFF)), max_size=3
     ),
     lost_at=st.lists(st.integers(0, 60), max_size=2),
+    repeats=st.lists(st.integers(0, len(SESSION) // FRAME_LEN_BYTES - 1), max_size=3),
 )
 def test_frames_of_many_reads_in_one_call_give_the_same_readings(
-    cuts: list[int], damage: list[tuple[int, int]], lost_at: list[int]
+    cuts: list[int],
+    damage: list[tuple[int, int]],
+    lost_at: list[int],
+    repeats: list[int],
 ) -> None:
-    stream = bytearray(SESSION)
+    stream = _repeat_frames(SESSION, repeats)
     for index, xor in damage:
         stream[index] ^= xor
     bounds = [0, *sorted(cuts), len(stream)]
@@ -677,11 +765,12 @@ def test_frames_of_many_reads_in_one_call_give_the_same_readings(
 
 def test_frames_of_many_reads_take_lone_frames_and_skip_other_objects() -> None:
     frames = packet(hr_bpm=90).frames()
-    block = NoninDf2FrameBlock.from_frames(frames[:24])
+    block = NoninDf2FrameBlock.from_frames(frames)
     driver = NoninDf2Driver("oximeter")
-    # Read 0 brings 24 frames, read 1 nothing, read 2 the last frame.
+    # Read 0 brings the packet, read 1 nothing, read 2 the next packet's SYNC frame,
+    # which lets the packet out.
     readings = driver.on_frames_chunked(
-        [block, "not a frame", frames[24]], [24, 0, 1], [1.0, 2.0, 3.0], _at
+        [block, "not a frame", NEXT_SYNC], [25, 0, 1], [1.0, 2.0, 3.0], _at
     )
     assert list(readings) == [2]
     spo2, pulse = as_readings(readings[2])

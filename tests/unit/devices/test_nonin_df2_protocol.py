@@ -94,6 +94,12 @@ def assemble(frames: Iterable[NoninDf2Frame]) -> list[NoninDf2Packet]:
     return [p for p in map(assembler.add, frames) if p is not None]
 
 
+#: The first frame of a next packet: it lets out the packet held before it.
+NEXT_SYNC = steady(hr_bpm=None, spo2_percent=None).frames()[0]
+#: ... on the wire.
+NEXT = NEXT_SYNC.encode()
+
+
 # ---------------------------------------------------------------- layer 1: vectors
 
 # Constructed in protocols.md §1.2 from the stated rules.
@@ -250,7 +256,9 @@ def test_decoder_one_byte_at_a_time() -> None:
     assert frames == items
     assert frames == decode(data)[0]
     assert len(frames) == 4 * PACKET_LEN_FRAMES
-    assert len(assemble(frames)) == 4
+    # The fourth packet is held: no next packet's SYNC frame follows it.
+    assert len(assemble(frames)) == 3
+    assert len(assemble([*frames, NEXT_SYNC])) == 4
 
 
 @given(st.binary(max_size=600), st.lists(st.integers(0, 600), max_size=30))
@@ -430,7 +438,7 @@ def test_decoder_stats_is_a_copy() -> None:
 
 @given(hr_values)
 def test_heart_rate_round_trips_through_nine_bits(hr_bpm: int | None) -> None:
-    [packet] = assemble(decode(steady(hr_bpm=hr_bpm).encode())[0])
+    [packet] = assemble(decode(steady(hr_bpm=hr_bpm).encode() + NEXT)[0])
     assert packet.hr_bpm == hr_bpm
     assert packet.ehr_bpm == hr_bpm
     assert packet.hr_d_bpm == hr_bpm
@@ -502,7 +510,7 @@ def test_packet_round_trips_every_field(
         espo2_d_percent=spo2[5],
         firmware_revision=firmware,
     )
-    assert assemble(decode(packet.encode())[0]) == [packet]
+    assert assemble(decode(packet.encode() + NEXT)[0]) == [packet]
 
 
 def test_packet_slots_follow_protocols_md() -> None:
@@ -532,7 +540,7 @@ def test_encode_packet_builds_a_steady_packet() -> None:
         hr_bpm=150, spo2_percent=96, pleth=PLETH, flags=flags, firmware_revision=7
     )
     assert len(data) == PACKET_LEN_FRAMES * FRAME_LEN_BYTES
-    [packet] = assemble(decode(data)[0])
+    [packet] = assemble(decode(data + NEXT)[0])
     assert packet == NoninDf2Packet.uniform(
         hr_bpm=150, spo2_percent=96, pleth=PLETH, flags=flags, firmware_revision=7
     )
@@ -645,12 +653,15 @@ def test_from_frames_rejects_misplaced_sync(index: int) -> None:
 # ---------------------------------------------------------------- assembler
 
 
-def test_assembler_emits_one_packet_per_25_frames() -> None:
+def test_assembler_emits_each_packet_with_the_next_packets_sync_frame() -> None:
     packets = [steady(hr_bpm=100 + i) for i in range(3)]
     assembler = NoninDf2PacketAssembler()
     out = [assembler.add(f) for p in packets for f in p.frames()]
-    assert [p for p in out if p is not None] == packets
-    assert [i for i, p in enumerate(out) if p is not None] == [24, 49, 74]
+    # A packet is held after its 25th frame and let out by the next SYNC frame: one
+    # frame (1/75 s) later. The last one waits for a packet that has not come yet.
+    assert [p for p in out if p is not None] == packets[:2]
+    assert [i for i, p in enumerate(out) if p is not None] == [25, 50]
+    assert assembler.add(NEXT_SYNC) == packets[2]
     assert assembler.packets == 3
     assert assembler.packets_discarded == 0
     assert assembler.frames_skipped == 0
@@ -659,7 +670,7 @@ def test_assembler_emits_one_packet_per_25_frames() -> None:
 def test_assembler_skips_frames_until_the_first_sync() -> None:
     frames = steady(hr_bpm=80).frames()[10:] + steady(hr_bpm=81).frames()
     assembler = NoninDf2PacketAssembler()
-    assert [p.hr_bpm for p in map(assembler.add, frames) if p] == [81]
+    assert [p.hr_bpm for p in map(assembler.add, [*frames, NEXT_SYNC]) if p] == [81]
     assert assembler.frames_skipped == 15
     assert assembler.packets_discarded == 0
 
@@ -669,10 +680,91 @@ def test_assembler_discards_a_packet_missing_a_frame(lost: int) -> None:
     first = list(steady(hr_bpm=80).frames())
     del first[lost]
     assembler = NoninDf2PacketAssembler()
-    out = [assembler.add(f) for f in [*first, *steady(hr_bpm=81).frames()]]
+    out = [assembler.add(f) for f in [*first, *steady(hr_bpm=81).frames(), NEXT_SYNC]]
     # The early SYNC of the next packet gives the loss away even without a gap flag.
     assert [p.hr_bpm for p in out if p] == [81]
     assert assembler.packets_discarded == 1
+
+
+#: Data slots whose byte the driver reads: a shift by one frame changes what they say.
+SHIFTED_SLOTS = [FrameSlot.SPO2_D, FrameSlot.HR_D_MSB, FrameSlot.HR_D_LSB]
+
+
+def _distinct_packet(hr_bpm: int) -> NoninDf2Packet:
+    """A packet whose every value differs, so that a shifted slot reads another."""
+    return dataclasses.replace(
+        steady(hr_bpm=hr_bpm, spo2_percent=70),
+        spo2_d_percent=91,
+        spo2_fast_percent=92,
+        hr_d_bpm=hr_bpm + 1,
+        ehr_d_bpm=hr_bpm + 2,
+    )
+
+
+@pytest.mark.parametrize("at", [1, 2, 7, 8, 12, 18, 19, 20, 24])
+def test_assembler_discards_a_packet_with_a_frame_repeated(at: int) -> None:
+    # Found by the fuzzer (RELIABILITY.md, "Bad input"): frame ``at`` sent twice
+    # still leaves 25 valid frames after SYNC, with every later slot shifted by one.
+    first = list(_distinct_packet(80).frames())
+    first.insert(at, first[at])
+    frames = [*first, *_distinct_packet(120).frames(), NEXT_SYNC]
+    assembler = NoninDf2PacketAssembler()
+    out = [p for p in map(assembler.add, frames) if p is not None]
+    assert out == [_distinct_packet(120)]
+    assert (assembler.packets, assembler.packets_discarded) == (1, 1)
+    # The frame after the held packet's 25th (its old frame 24) is skipped.
+    assert assembler.frames_skipped == 1
+
+
+@pytest.mark.parametrize("at", [1, 8, 19, 20, 24])
+@pytest.mark.parametrize("donor", [3, 8, 19, 24])
+def test_assembler_discards_a_packet_with_a_frame_spliced_in(
+    at: int, donor: int
+) -> None:
+    # A whole valid frame of another packet, spliced in at a frame boundary.
+    first = list(_distinct_packet(80).frames())
+    first.insert(at, _distinct_packet(200).frames()[donor])
+    frames = [*first, *_distinct_packet(120).frames(), NEXT_SYNC]
+    assert assemble(frames) == [_distinct_packet(120)]
+
+
+def test_the_shift_would_change_the_values_read() -> None:
+    # What the hold prevents: the first 25 frames of a packet with frame 3 repeated
+    # read, as a packet, other values in the slots the driver uses.
+    frames = list(_distinct_packet(80).frames())
+    frames.insert(3, frames[3])
+    shifted = NoninDf2Packet.from_frames(frames[:PACKET_LEN_FRAMES])
+    assert (shifted.spo2_d_percent, shifted.hr_d_bpm) != (91, 81)
+
+
+def test_assembler_discards_a_held_packet_when_the_sync_frame_follows_a_gap() -> None:
+    packets = [steady(hr_bpm=80), steady(hr_bpm=81)]
+    second = list(packets[1].frames())
+    second[0] = dataclasses.replace(second[0], after_gap=True)
+    assembler = NoninDf2PacketAssembler()
+    out = [assembler.add(f) for f in [*packets[0].frames(), *second, NEXT_SYNC]]
+    # Bytes were lost between the two: the first packet's end is not proven.
+    assert [p for p in out if p] == [packets[1]]
+    assert _assembled(assembler) == (1, 1, 0)
+
+
+def test_assembler_discards_a_held_packet_at_a_block_after_a_gap() -> None:
+    first, second = steady(hr_bpm=80).frames(), steady(hr_bpm=81).frames()
+    assembler = NoninDf2PacketAssembler()
+    assert assembler.add_block(NoninDf2FrameBlock.from_frames(first)) == []
+    tail = [dataclasses.replace(second[0], after_gap=True), *second[1:], NEXT_SYNC]
+    located = assembler.add_block_located(NoninDf2FrameBlock.from_frames(tail))
+    assert located == [(PACKET_LEN_FRAMES + 1, steady(hr_bpm=81))]
+    assert _assembled(assembler) == (1, 1, 0)
+
+
+def test_assembler_lets_out_a_held_packet_with_the_first_frame_of_a_block() -> None:
+    first = steady(hr_bpm=80).frames()
+    assembler = NoninDf2PacketAssembler()
+    assert assembler.add_block(NoninDf2FrameBlock.from_frames(first)) == []
+    # The confirming frame is the block's first: place 1.
+    block = NoninDf2FrameBlock.from_frames([NEXT_SYNC, *steady().frames()[1:5]])
+    assert assembler.add_block_located(block) == [(1, steady(hr_bpm=80))]
 
 
 @pytest.mark.parametrize("at", [1, 12, 24])
@@ -680,7 +772,7 @@ def test_assembler_discards_a_packet_at_a_gap(at: int) -> None:
     frames = list(steady(hr_bpm=80).frames())
     frames[at] = dataclasses.replace(frames[at], after_gap=True)
     assembler = NoninDf2PacketAssembler()
-    out = [assembler.add(f) for f in [*frames, *steady(hr_bpm=81).frames()]]
+    out = [assembler.add(f) for f in [*frames, *steady(hr_bpm=81).frames(), NEXT_SYNC]]
     assert [p.hr_bpm for p in out if p] == [81]
     assert assembler.packets_discarded == 1
     assert assembler.frames_skipped == PACKET_LEN_FRAMES - at
@@ -691,7 +783,8 @@ def test_assembler_starts_a_packet_at_a_sync_frame_after_a_gap() -> None:
     second = list(steady(hr_bpm=81).frames())
     second[0] = dataclasses.replace(second[0], after_gap=True)
     assembler = NoninDf2PacketAssembler()
-    assert [p.hr_bpm for p in map(assembler.add, [*first, *second]) if p] == [81]
+    frames = [*first, *second, NEXT_SYNC]
+    assert [p.hr_bpm for p in map(assembler.add, frames) if p] == [81]
     assert assembler.packets_discarded == 1
 
 
@@ -706,6 +799,30 @@ def test_assembler_reset_discards_a_partial_packet() -> None:
     assert [assembler.add(f) for f in steady().frames()[5:]] == [None] * 20
 
 
+def test_assembler_open_frames_counts_the_open_packet_up_to_a_held_one() -> None:
+    assembler = NoninDf2PacketAssembler()
+    frames = steady().frames()
+    assert assembler.open_frames == 0
+    assembler.add_block(NoninDf2FrameBlock.from_frames(frames[:10]))
+    assert assembler.open_frames == 10
+    assembler.add_block(NoninDf2FrameBlock.from_frames(frames[10:]))
+    assert assembler.open_frames == PACKET_LEN_FRAMES  # held for the next SYNC
+    assembler.add(NEXT_SYNC)
+    assert assembler.open_frames == 1
+    assembler.reset()
+    assert assembler.open_frames == 0
+
+
+def test_assembler_reset_discards_a_held_packet() -> None:
+    assembler = NoninDf2PacketAssembler()
+    assert [assembler.add(f) for f in steady().frames()] == [None] * PACKET_LEN_FRAMES
+    assembler.reset()
+    assert assembler.packets_discarded == 1
+    # The link came back: the next SYNC frame opens a packet, it lets nothing out.
+    assert assembler.add(NEXT_SYNC) is None
+    assert assembler.packets == 0
+
+
 @given(st.data())
 def test_a_corrupted_byte_never_reaches_a_packet(data: st.DataObject) -> None:
     packets = [steady(hr_bpm=40 + 20 * i, spo2_percent=80 + i) for i in range(6)]
@@ -714,9 +831,12 @@ def test_a_corrupted_byte_never_reaches_a_packet(data: st.DataObject) -> None:
     offset = data.draw(st.integers(0, PACKET_LEN_FRAMES * FRAME_LEN_BYTES - 1))
     index = hit_packet * PACKET_LEN_FRAMES * FRAME_LEN_BYTES + offset
     stream[index] ^= data.draw(st.integers(1, 0xFF))
-    out = assemble(decode(bytes(stream))[0])
+    out = assemble(decode(bytes(stream) + NEXT)[0])
     assert packets[hit_packet] not in out
     survivors = [p for i, p in enumerate(packets) if i != hit_packet]
+    if offset < FRAME_LEN_BYTES and hit_packet:
+        # A damaged SYNC frame cannot let out the packet held before it.
+        survivors.remove(packets[hit_packet - 1])
     last_frame = offset >= (PACKET_LEN_FRAMES - 1) * FRAME_LEN_BYTES
     if last_frame and out != survivors:
         # A damaged last frame can make a false frame that swallows the start byte of
@@ -773,8 +893,12 @@ def test_a_corrupted_byte_in_an_aligned_buffer_ends_the_block_and_resyncs() -> N
     assert decoder.stats == DecoderStats(
         frames=199, bytes_in=1000, dropped_bytes=5, checksum_errors=1, resyncs=1
     )
-    packets = assemble(frames_of(items))
-    assert [p.hr_bpm for p in packets] == [50 + 7 * i for i in range(8) if i != 6]
+    packets = assemble([*frames_of(items), NEXT_SYNC])
+    # Frame 150 is packet 6's SYNC frame: packet 6 is lost, and so is packet 5, which
+    # that frame would have let out (the price of holding a packet for its next SYNC).
+    assert [p.hr_bpm for p in packets] == [
+        50 + 7 * i for i in range(8) if i not in {5, 6}
+    ]
 
 
 def test_block_from_frames_round_trips() -> None:
@@ -870,6 +994,12 @@ def _as_blocks(
     ]
 
 
+def _with_a_frame_repeated(hr_bpm: int | None, at: int) -> list[NoninDf2Frame]:
+    frames = list(steady(hr_bpm=hr_bpm).frames())
+    frames.insert(at, frames[at])
+    return frames
+
+
 def _assembled(assembler: NoninDf2PacketAssembler) -> tuple[int, int, int]:
     return (assembler.packets, assembler.packets_discarded, assembler.frames_skipped)
 
@@ -879,6 +1009,7 @@ def _assembled(assembler: NoninDf2PacketAssembler) -> tuple[int, int, int]:
         st.one_of(
             st.builds(steady, hr_values, spo2_values).map(lambda p: list(p.frames())),
             st.lists(frames_st, max_size=30),
+            st.builds(_with_a_frame_repeated, hr_values, st.integers(0, 24)),
         ),
         max_size=8,
     ),
@@ -901,16 +1032,59 @@ def test_assembler_blocks_and_frames_give_the_same_packets(
     assert _assembled(by_block) == _assembled(by_frame)
 
 
+#: A whole frame added to a stream: (packet, place before which it goes, the frame).
+#: The frames added carry no SYNC (a repeated frame 1-24 or one of another packet's).
+insertions_st = st.lists(
+    st.tuples(
+        st.integers(0, 5),
+        st.integers(0, PACKET_LEN_FRAMES - 1),
+        st.one_of(
+            st.integers(1, PACKET_LEN_FRAMES - 1),  # repeat this frame of the packet
+            frames_st.map(lambda f: dataclasses.replace(f, status=f.status & ~1)),
+        ),
+    ),
+    max_size=4,
+)
+
+
+@given(insertions_st, st.sets(st.integers(0, 200)))
+def test_no_packet_with_a_frame_added_is_ever_emitted(
+    insertions: list[tuple[int, int, int | NoninDf2Frame]], cuts: set[int]
+) -> None:
+    # Found by the fuzzer (RELIABILITY.md, "Bad input"): a frame repeated or spliced
+    # in shifts the later slots of its packet by one. Six packets, then the next
+    # packet's SYNC frame; each insertion goes before frame ``place`` of a packet.
+    packets = [_distinct_packet(40 + 30 * i) for i in range(6)]
+    streams = [list(p.frames()) for p in packets]
+    for index, place, what in sorted(insertions, key=lambda x: -x[1]):
+        added = packets[index].frames()[what] if isinstance(what, int) else what
+        streams[index].insert(place, added)
+    frames = [*(f for stream in streams for f in stream), NEXT_SYNC]
+    # A packet survives unless a frame went inside it (places 1-24) or between its
+    # end and the next SYNC frame (place 0 of the next packet). A frame before the
+    # first packet is only skipped.
+    hit = {(i if place else i - 1) for i, place, _ in insertions} - {-1}
+    expected = [p for i, p in enumerate(packets) if i not in hit]
+    by_frame = NoninDf2PacketAssembler()
+    assert [p for p in map(by_frame.add, frames) if p is not None] == expected
+    by_block = NoninDf2PacketAssembler()
+    got = [p for b in _as_blocks(frames, cuts) for p in by_block.add_block(b)]
+    assert got == expected
+    assert _assembled(by_block) == _assembled(by_frame)
+    assert by_frame.packets_discarded == len(hit)
+
+
 def test_assembler_block_completes_several_packets_and_keeps_the_rest_open() -> None:
     packets = [steady(hr_bpm=100 + i) for i in range(3)]
     frames = [f for p in packets for f in p.frames()]
     assembler = NoninDf2PacketAssembler()
-    # Two packets and 10 frames of the third, then its other 15 frames.
+    # Two packets and 10 frames of the third, then its other 15 frames: the block
+    # lets out the first two, the third is held until the next SYNC frame.
     head = NoninDf2FrameBlock.from_frames(frames[:60])
-    assert assembler.add_block(head) == packets[:2]
-    for frame in frames[60:-1]:
+    assert assembler.add_block_located(head) == [(26, packets[0]), (51, packets[1])]
+    for frame in frames[60:]:
         assert assembler.add(frame) is None
-    assert assembler.add(frames[-1]) == packets[2]
+    assert assembler.add(NEXT_SYNC) == packets[2]
     assert _assembled(assembler) == (3, 0, 0)
 
 
@@ -920,7 +1094,12 @@ def test_assembler_block_after_a_gap_discards_the_open_packet() -> None:
     assembler = NoninDf2PacketAssembler()
     assert assembler.add_block(NoninDf2FrameBlock.from_frames(first[:10])) == []
     # The block after the gap starts mid-packet: its frames up to SYNC are skipped.
-    tail = [dataclasses.replace(first[20], after_gap=True), *first[21:], *second]
+    tail = [
+        dataclasses.replace(first[20], after_gap=True),
+        *first[21:],
+        *second,
+        NEXT_SYNC,
+    ]
     assert assembler.add_block(NoninDf2FrameBlock.from_frames(tail)) == [
         NoninDf2Packet.from_frames(second)
     ]
@@ -946,6 +1125,20 @@ def test_packet_flags_are_derived_again_by_replace() -> None:
     assert (noisy.sensor_disconnected, noisy.artifact) == (True, True)
     assert noisy.perfusion is Perfusion.RED
     assert noisy == dataclasses.replace(noisy)
+
+
+def test_feed_counted_gives_a_checksum_error_to_the_chunk_that_judged_it() -> None:
+    # A well-formed window whose sum fails, then good frames: the checksum error is
+    # judged when its fifth byte arrives (chunk 1), the resync at the next frame.
+    bad = bytearray(_stream()[:5])
+    bad[4] ^= 0x01
+    data = bytes(bad) + _stream()
+    chunks = [data[:4], data[4:6], data[6:9], data[9:]]
+    failed: list[int] = []
+    decoder = NoninDf2Decoder()
+    decoder.feed_counted(chunks, failed=failed)
+    assert (decoder.stats.checksum_errors, decoder.stats.resyncs) == (1, 1)
+    assert failed == [0, 1, 0, 1]
 
 
 def test_feed_counted_gives_a_failure_to_the_chunk_that_judged_it() -> None:

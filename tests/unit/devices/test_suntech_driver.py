@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import logging
 import math
@@ -47,6 +48,7 @@ from roomctl.errors import DeviceDisconnected, DeviceRejected, DeviceTimeout
 from roomctl.readings import Metric, NibpReading, ProtocolId, Reading, ReadingStatus
 from simulators.scenarios import Keyframe, NibpError, NibpResult, Scenario
 from simulators.suntech_nibp import VERSION_TEXT, SuntechModel
+from tests.unit.alarms.room import NIBP, Room, at
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
@@ -216,6 +218,111 @@ def test_cuff_pressure_not_available_is_unavailable() -> None:
         CuffPressure(mmhg=None), device="nibp", received_mono=1.0, received_at=AT
     )
     assert (reading.value, reading.status) == (None, ReadingStatus.UNAVAILABLE)
+
+
+@pytest.mark.parametrize("mmhg", [-25_313, -2, 301, 0x7FFF])
+def test_cuff_pressure_outside_the_modules_range_is_questionable(mmhg: int) -> None:
+    # Found by the fuzzer (RELIABILITY.md, "Bad input"): -25,313 mmHg came out ok.
+    reading = cuff_pressure_reading(
+        CuffPressure(mmhg=mmhg), device="nibp", received_mono=1.0, received_at=AT
+    )
+    assert (reading.value, reading.status) == (None, ReadingStatus.QUESTIONABLE)
+    driver = SuntechDriver("nibp")
+    driver.on_frame(CuffPressure(mmhg=40), 1.0, AT)
+    assert driver.on_frame(CuffPressure(mmhg=mmhg), 1.2, AT) == [
+        dataclasses.replace(reading, received_mono=1.2)
+    ]
+    # A pressure the module cannot have is no pressure at all.
+    assert driver.last_cuff_pressure_mmhg is None
+
+
+@pytest.mark.parametrize("mmhg", [0, 300])
+def test_cuff_pressure_at_the_ends_of_the_range_is_ok(mmhg: int) -> None:
+    reading = cuff_pressure_reading(
+        CuffPressure(mmhg=mmhg), device="nibp", received_mono=1.0, received_at=AT
+    )
+    assert (reading.value, reading.status) == (float(mmhg), ReadingStatus.OK)
+
+
+@pytest.mark.parametrize(
+    ("sbp", "dbp", "mean", "rate", "words"),
+    [
+        # The fuzzer's: a pulse pressure of 31 mmHg passes every plausibility rule.
+        (13_411, 13_380, 13_390, 72, ["systolic 13411 mmHg (range 40-260)"]),
+        (261, 80, 140, 72, ["systolic 261 mmHg (range 40-260)"]),
+        (39, 25, 30, 72, ["systolic 39 mmHg"]),
+        (120, 201, 150, 72, ["diastolic 201 mmHg (range 20-200)"]),
+        (120, 19, 60, 72, ["diastolic 19 mmHg"]),
+        (120, 80, 221, 72, ["mean 221 mmHg (range 30-220)"]),
+        (120, 80, 93, 29, ["pulse rate 29 bpm (range 30-220)"]),
+        (120, 80, 93, 255, ["pulse rate 255 bpm"]),
+        (300, 10, 93, 72, ["systolic 300 mmHg (range 40-260), diastolic 10 mmHg"]),
+    ],
+)
+def test_bp_data_outside_the_modules_range_is_questionable(
+    sbp: int, dbp: int, mean: int, rate: int, words: list[str]
+) -> None:
+    frame = BpData(
+        systolic_mmhg=sbp, diastolic_mmhg=dbp, map_mmhg=mean, heart_rate_bpm=rate
+    )
+    reading = bp_data_reading(frame, device="nibp", received_mono=2.0, received_at=AT)
+    assert reading.status is ReadingStatus.QUESTIONABLE
+    assert (reading.systolic_mmhg, reading.diastolic_mmhg) == (None, None)
+    assert (reading.map_mmhg, reading.pulse_rate_bpm) == (None, None)
+    assert reading.error_code is None
+    assert reading.error_text.startswith("result outside the module's range: ")
+    for word in words:
+        assert word in reading.error_text
+
+
+def test_bp_data_at_the_ends_of_the_range_is_ok() -> None:
+    for sbp, dbp, mean, rate in [(40, 20, 30, 30), (260, 200, 220, 220)]:
+        frame = BpData(
+            systolic_mmhg=sbp, diastolic_mmhg=dbp, map_mmhg=mean, heart_rate_bpm=rate
+        )
+        reading = bp_data_reading(
+            frame, device="nibp", received_mono=2.0, received_at=AT
+        )
+        assert reading.status is ReadingStatus.OK
+        assert (reading.systolic_mmhg, reading.pulse_rate_bpm) == (sbp, rate)
+
+
+def test_an_out_of_range_result_raises_nibp_questionable_not_a_bp_alarm() -> None:
+    # The alarm engine excludes a non-ok NIBP reading from every BP rule and
+    # raises tech.nibp.questionable with the driver's words.
+    frame = BpData(
+        systolic_mmhg=13_411, diastolic_mmhg=13_380, map_mmhg=13_390, heart_rate_bpm=72
+    )
+    outcomes = {}
+    for status in (ReadingStatus.QUESTIONABLE, ReadingStatus.OK):
+        room = Room(devices=(NIBP,))
+        room.prepare()
+        room.run(at(3) - 1)
+        reading = bp_data_reading(
+            frame, device=NIBP, received_mono=at(3), received_at=AT
+        )
+        if status is ReadingStatus.OK:
+            # What the driver made of it before the fix, for contrast.
+            reading = dataclasses.replace(
+                reading,
+                systolic_mmhg=13_411,
+                diastolic_mmhg=13_380,
+                map_mmhg=13_390,
+                pulse_rate_bpm=72,
+                status=ReadingStatus.OK,
+                error_text="",
+            )
+        room.events += room.engine.evaluate(reading, at(3))
+        room.run(at(4))
+        outcomes[status] = room
+    fixed = outcomes[ReadingStatus.QUESTIONABLE]
+    assert fixed.codes() == {"tech.nibp.questionable"}
+    [alarm] = fixed.state().alarms
+    assert alarm.text.startswith("NIBP questionable: ")
+    assert "outside the module's range: systolic 13411 mmHg" in alarm.text
+    # Taken as ok, the same numbers pass plausibility and raise a BP alarm.
+    assert "bp.severe" in outcomes[ReadingStatus.OK].codes()
+    assert "tech.nibp.questionable" not in outcomes[ReadingStatus.OK].codes()
 
 
 def test_bp_data_maps_to_an_ok_reading() -> None:
