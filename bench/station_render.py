@@ -20,22 +20,33 @@ In this process: the real ``Station`` app (``roomctl.ui.station``) with the real
 - ``MqttSource._dispatch`` is wrapped: the moment a message leaves aiomqtt's queue for
   the console is the state's *arrival* (``time.monotonic``, CLOCK_MONOTONIC, the
   same clock as the publisher's send time written into each document);
-- the app's ``on_feed_arrived`` is preceded by a hook that notes the state as handled
-  (and every older state of the same room that Textual dropped because this one
-  replaced it in the queue: ``FeedArrived.can_replace``);
+- the app's ``on_feed_arrived`` is preceded by a hook that notes the newest state
+  folded into each room's model; the console draws later (once per burst of
+  items), so a state counts as *handled* only when its room's tile is drawn from
+  the model holding it (``RoomTile.show`` is wrapped), together with every older
+  state of the same room not drawn before (coalesced: its time is still counted,
+  from its own arrival to the screen update that shows the newer state);
+- ``StationScreen`` is subclassed to time its screen updates (``_on_timer_update``:
+  layout, compositor render, display), ``update_rooms`` (the tiles of the rooms that
+  changed) and ``update_views`` (every tile: the 1 s tick). The end of a screen
+  update is the moment *the screen has been refreshed*: it composited every tile
+  drawn before it began and wrote those in view to the terminal (one thread: no
+  update runs inside a handler). A tile scrolled out of view is composited but
+  writes nothing, so its states are resolved by the same update, and reported
+  apart as well ("tiles in view");
 - ``App._display``, where Textual hands the compositor's frame to the terminal, is
   wrapped: headless Textual skips building the terminal bytes, so the wrapper builds
-  them (``render_segments``, as the real driver path does) and drops them. Its end is
-  the moment *the screen has been refreshed*. Every state handled before a frame
-  began is on that frame (one thread: no frame runs inside a handler);
-- ``StationScreen`` is subclassed to time its frame updates (``_on_timer_update``:
-  layout, compositor render, display) and ``update_views``;
+  them (``render_segments``, as the real driver path does) and drops them; it runs
+  inside the screen update, so this work is counted in it;
 - ``RoomTile.show`` is wrapped to keep a reference to each tile. After each frame,
   the tiles whose content changed are read back (``tile.content``) for alarm tokens,
   and whether each tile is inside the screen (the compositor's visible widgets).
 
-Reported: per state update, arrival -> frame written (the station's own time) and
-publish -> frame written (adds the broker, the socket and aiomqtt's queue); the time
+The station is built as ``roomctl console --station`` builds it (``gc_freeze=True``:
+``gc.freeze()`` after start-up); ``--no-gc-freeze`` is the what-if without it.
+
+Reported: per state update, arrival -> screen updated (the station's own time) and
+publish -> screen updated (adds the broker, the socket and aiomqtt's queue); the time
 per message handler and per frame; the station's CPU; and for alarms, whether each
 one raised during the window appeared on its tile (none lost), how soon, and whether
 it was on the visible part of the screen.
@@ -74,7 +85,7 @@ from roomctl.ui.source import StateReceived
 from roomctl.ui.station import RoomTile, Station, StationScreen
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Collection, Mapping
 
     from rich.console import RenderableType
     from textual.screen import Screen
@@ -311,10 +322,19 @@ class Recorder:
     shown_old: int = 0
     shown_old_live: int = 0
     own_ms: list[float] = field(default_factory=list)
+    #: ``own_ms`` of the states whose tile was on the visible part of the screen.
+    own_visible_ms: list[float] = field(default_factory=list)
+    #: The two parts of ``own_ms``: arrival -> tile drawn, tile drawn -> frame.
+    to_drawn_ms: list[float] = field(default_factory=list)
+    to_frame_ms: list[float] = field(default_factory=list)
     end_to_end_ms: list[float] = field(default_factory=list)
     coalesced: int = 0
+    #: room -> the newest state folded into its model, not yet drawn.
+    folded: dict[str, int] = field(default_factory=dict)
     handled_states: int = 0
     handler_ms: list[float] = field(default_factory=list)
+    rooms_ms: list[float] = field(default_factory=list)
+    tiles_drawn: int = 0
     frame_ms: list[float] = field(default_factory=list)
     #: Frame updates right after a flash half-period (the app's ``blink``).
     blink_frame_ms: list[float] = field(default_factory=list)
@@ -358,8 +378,18 @@ class Recorder:
             self.seq_gaps += 1
         self.last_arrived[room] = seq
 
+    def fold(self, room: str, seq: int) -> None:
+        """The app folds this room's state ``seq`` into the room's model."""
+        self.folded[room] = seq
+
+    def drawn(self, room: str) -> None:
+        """The room's tile was drawn from its model: its folded states are handled."""
+        seq = self.folded.pop(room, None)
+        if seq is not None:
+            self.handle(room, seq)
+
     def handle(self, room: str, seq: int) -> None:
-        """The app starts handling this room's state ``seq``."""
+        """This room's state ``seq`` (and older ones) is now on its tile."""
         now = time.monotonic()
         self.last_handled[room] = seq
         waiting = self.arrived.get(room, [])
@@ -372,11 +402,16 @@ class Recorder:
                 keep.append(entry)
         self.arrived[room] = keep
 
-    def frame(
+    def screen_update(
         self, began: float, ended: float, visible: Mapping[Widget, object]
     ) -> None:
-        """A frame was written; resolve every state handled before it began."""
-        self.frames += 1
+        """A screen update ended; resolve every state handled before it began.
+
+        The update composited every tile changed before it began and wrote the
+        visible ones to the terminal (``frame``), so it is the moment each of those
+        states is on the screen (or, for a tile scrolled out of view, ready to be
+        the moment it is scrolled in).
+        """
         still = []
         for entry in self.handled:
             handled_at, sent, arrived, coalesced, room = entry
@@ -384,6 +419,10 @@ class Recorder:
                 still.append(entry)
             elif sent >= self.measure_from:
                 self.own_ms.append((ended - arrived) * 1000)
+                if self.tiles.get(room) in visible:
+                    self.own_visible_ms.append((ended - arrived) * 1000)
+                self.to_drawn_ms.append((handled_at - arrived) * 1000)
+                self.to_frame_ms.append((ended - handled_at) * 1000)
                 self.end_to_end_ms.append((ended - sent) * 1000)
                 self.handled_states += 1
                 self.coalesced += coalesced
@@ -393,6 +432,10 @@ class Recorder:
                     if tile is not None and tile.border_subtitle == "LIVE":
                         self.shown_old_live += 1
         self.handled = still
+
+    def frame(self, ended: float, visible: Mapping[Widget, object]) -> None:
+        """A frame was written: look for alarm tokens on the tiles that changed."""
+        self.frames += 1
         for room, tile in self.tiles.items():
             content = tile.content
             if content is self.tile_content.get(room):
@@ -435,21 +478,32 @@ class TimedSource(MqttSource):
 
 
 class TimedScreen(StationScreen):
-    """``StationScreen`` timing its ``update_views`` and its frame updates."""
+    """``StationScreen`` timing its redraws and its frame updates."""
 
     recorder: Recorder
 
     def update_views(self) -> None:
-        """Time the real one."""
+        """Time the real one (every tile)."""
         began = time.monotonic()
         super().update_views()
         if began >= self.recorder.measure_from:
             self.recorder.handler_ms.append((time.monotonic() - began) * 1000)
 
+    def update_rooms(self, rooms: Collection[str]) -> None:
+        """Time the real one (the tiles of ``rooms``)."""
+        began = time.monotonic()
+        super().update_rooms(rooms)
+        if began >= self.recorder.measure_from:
+            self.recorder.rooms_ms.append((time.monotonic() - began) * 1000)
+
     def _on_timer_update(self) -> None:
         recorder = self.recorder
         began = time.monotonic()
+        composites = self.is_current and not self.app._batch_count  # noqa: SLF001
         super()._on_timer_update()
+        if composites:
+            visible = self._compositor.visible_widgets
+            recorder.screen_update(began, time.monotonic(), visible)
         if began >= recorder.measure_from:
             took = (time.monotonic() - began) * 1000
             recorder.frame_ms.append(took)
@@ -475,21 +529,20 @@ class TimedStation(Station):
         super().blink()
 
     def on_feed_arrived(self, message: FeedArrived) -> None:
-        """Note the state as handled.
+        """Note the state as folded into its room's model (not yet drawn).
 
-        Runs just before ``ConsoleApp.on_feed_arrived`` (Textual calls the handler of
-        every class in the MRO), with no frame in between.
+        Runs beside ``ConsoleApp.on_feed_arrived`` (Textual calls the handler of
+        every class in the MRO), in the same message, with no frame in between.
         """
         item = message.item
         if isinstance(item, StateReceived) and not item.retained:
             seq = item.state.get("bench_seq")
             if isinstance(seq, int):
-                self.recorder.handle(item.room, seq)
+                self.recorder.fold(item.room, seq)
 
     def _display(
         self, screen: Screen[object], renderable: RenderableType | None
     ) -> None:
-        began = time.monotonic()
         super()._display(screen, renderable)
         if renderable is None or self._batch_count:
             return
@@ -504,7 +557,7 @@ class TimedStation(Station):
             self.recorder.frame_bytes += len(data)
         ended = time.monotonic()
         visible = screen._compositor.visible_widgets  # noqa: SLF001
-        self.recorder.frame(began, ended, visible)
+        self.recorder.frame(ended, visible)
 
 
 def _rss_mb() -> float:
@@ -515,14 +568,18 @@ def _rss_mb() -> float:
 
 
 def build_station(
-    port: int, recorder: Recorder
+    port: int, recorder: Recorder, *, gc_freeze: bool = True
 ) -> tuple[TimedStation, Callable[[], None]]:
     """The instrumented Station app, and a function that undoes the tile wrapper."""
     original_show = RoomTile.show
 
-    def show(tile: RoomTile, view: RoomView) -> None:
-        original_show(tile, view)
+    def show(tile: RoomTile, view: RoomView) -> bool:
+        changed = original_show(tile, view)
         recorder.tiles[tile.room] = tile
+        recorder.tiles_drawn += changed
+        # Whether or not anything changed, the tile now shows the model's state.
+        recorder.drawn(tile.room)
+        return changed
 
     RoomTile.show = show  # type: ignore[method-assign,assignment]
 
@@ -531,7 +588,8 @@ def build_station(
 
     source = TimedSource(f"mqtt://127.0.0.1:{port}", room=None)
     source.recorder = recorder
-    app = TimedStation(source, role="nurse")
+    # As ``roomctl console --station`` builds it (``roomctl.ui.app.build_console``).
+    app = TimedStation(source, role="nurse", gc_freeze=gc_freeze)
     app.recorder = recorder
     return app, undo
 
@@ -539,7 +597,7 @@ def build_station(
 async def _run_station(
     args: argparse.Namespace, port: int, recorder: Recorder, plan_file: Path
 ) -> tuple[int, dict[str, object]]:
-    app, undo = build_station(port, recorder)
+    app, undo = build_station(port, recorder, gc_freeze=not args.no_gc_freeze)
     publisher = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bench.station_render", "publish",
         "--port", str(port), "--rooms", str(args.rooms),
@@ -549,8 +607,6 @@ async def _run_station(
 
     async def stop_later() -> None:
         await asyncio.sleep(args.warmup)
-        if args.gc_freeze:
-            gc.freeze()  # what-if: start-up objects out of the collector's scans
         recorder.measure_from = time.monotonic()
         recorder.cpu_ticks_start = _cpu_ticks()
         await publisher.wait()
@@ -634,14 +690,21 @@ def _report(
         f"after a {args.warmup:g} s warm-up; publisher sent {plan.get('sent')} states"
     )
     print(
-        f"state -> frame written, from arrival at the console: {_ms(recorder.own_ms)}"
+        "state -> screen updated (composited; written to the terminal when its "
+        f"tile is in view), from arrival at the console: {_ms(recorder.own_ms)}"
     )
     print(
-        f"state -> frame written, from the publish call: {_ms(recorder.end_to_end_ms)}"
+        "  of which tiles on the visible part of the screen (written to the "
+        f"terminal): {_ms(recorder.own_visible_ms)}"
+    )
+    print(f"  arrival -> its tile drawn: {_ms(recorder.to_drawn_ms)}")
+    print(f"  tile drawn -> screen update done: {_ms(recorder.to_frame_ms)}")
+    print(
+        f"state -> screen updated, from the publish call: {_ms(recorder.end_to_end_ms)}"
     )
     print(
-        f"  states on screen {recorder.handled_states} ({recorder.coalesced} replaced "
-        "in the queue by a newer state of the same room before being handled); "
+        f"  states on screen {recorder.handled_states} ({recorder.coalesced} drawn "
+        "together with a newer state of the same room: coalesced); "
         f"states missing or out of order on arrival: {recorder.seq_gaps}"
     )
     print(
@@ -649,7 +712,12 @@ def _report(
         f"limit) when shown: {recorder.shown_old}, of which on a tile saying LIVE: "
         f"{recorder.shown_old_live}"
     )
-    print(f"update_views per call (all tiles): {_ms(recorder.handler_ms)}")
+    print(f"update_rooms per call (changed rooms): {_ms(recorder.rooms_ms)}")
+    print(f"update_views per call (every tile, 1 s tick): {_ms(recorder.handler_ms)}")
+    print(
+        f"  tiles redrawn (content or colours changed): {recorder.tiles_drawn} "
+        f"({recorder.tiles_drawn / max(window_s, 1e-9):.0f}/s over the run)"
+    )
     print(f"frame update (layout + render + display): {_ms(recorder.frame_ms)}")
     print(f"  of which right after a flash half-period: {_ms(recorder.blink_frame_ms)}")
     for generation, pauses in sorted(recorder.gc_ms.items()):
@@ -657,7 +725,7 @@ def _report(
     print(
         f"  objects tracked by the collector at the end: {recorder.objects:,}; "
         f"station RSS {recorder.rss_mb:.0f} MB"
-        + (" (gc.freeze() after the warm-up: a what-if)" if args.gc_freeze else "")
+        + (" (without gc.freeze(): a what-if)" if args.no_gc_freeze else "")
     )
     print(
         f"frames {recorder.frames} ({recorder.frames / max(window_s, 1e-9):.1f}/s "
@@ -759,9 +827,9 @@ def main() -> None:
     parser.add_argument("--size", default="160x50", help="terminal COLUMNSxROWS")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
-        "--gc-freeze",
+        "--no-gc-freeze",
         action="store_true",
-        help="what-if: gc.freeze() after the warm-up (not what the console does)",
+        help="what-if: without the console's gc.freeze() after start-up",
     )
     parser.add_argument(
         "--profile", metavar="FILE", help="cProfile the station (slower: not figures)"

@@ -416,7 +416,8 @@ def _demo(args: argparse.Namespace) -> int:
         task = asyncio.current_task()
         assert task is not None  # noqa: S101 (inside asyncio.run)
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        # SIGHUP too: a closed terminal stops the demo's rooms and devices cleanly.
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.add_signal_handler(sig, task.cancel)
         with contextlib.suppress(asyncio.CancelledError):
             await run_demo(

@@ -1,7 +1,9 @@
 """``python -m simulators DEVICE``: one simulated device on a pty or a TCP port.
 
 Prints the port to give the daemon (a pty's stable path, or ``socket://...``) on its
-first line of output, then runs until interrupted.
+first line of output, then runs until interrupted. With a scenario that waits for the
+dose (``simulators.scenarios.DosedScenario``, e.g. ``demo``), SIGUSR1 means "the dose
+was given now" (the demo sends it when the room moves to dosing).
 
     python -m simulators nonin-df2 --port pty --scenario typical --speed 1
     python -m simulators suntech-advantage --port tcp:7002 --fault unplug:60-65
@@ -21,7 +23,7 @@ from pathlib import Path
 from roomctl.readings import ProtocolId
 from simulators.devices import make_model
 from simulators.faults import parse_faults
-from simulators.scenarios import SCENARIOS
+from simulators.scenarios import SCENARIOS, DosedScenario
 from simulators.transport import PtyPort, TcpPort
 
 _LOGGER = logging.getLogger("simulators")
@@ -56,7 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 async def _serve(args: argparse.Namespace) -> None:
     protocol = ProtocolId(args.device)
-    model = make_model(protocol, SCENARIOS[args.scenario], args.seed)
+    scenario = SCENARIOS[args.scenario]
+    if isinstance(scenario, DosedScenario):
+        scenario = scenario.live()
+    model = make_model(protocol, scenario, args.seed)
     faults = parse_faults(args.fault, seed=args.seed)
     kind, _, where = str(args.port).partition(":")
     runner: PtyPort | TcpPort
@@ -76,6 +81,16 @@ async def _serve(args: argparse.Namespace) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, task.cancel)
+        # SIGUSR1, "the dose was given now": a DosedScenario starts its response;
+        # any other scenario ignores it (never the default action: ending).
+        started = loop.time()  # the runner's scenario clock starts with its task
+
+        def dose() -> None:
+            t_s = (loop.time() - started) * args.speed
+            if isinstance(scenario, DosedScenario) and scenario.give_dose(t_s):
+                _LOGGER.info("dose given at scenario time %.1f s", t_s)
+
+        loop.add_signal_handler(signal.SIGUSR1, dose)
         if isinstance(runner, PtyPort):
             await runner.plugged.wait()
             print(runner.link_path, flush=True)  # noqa: T201 (the port is the output)

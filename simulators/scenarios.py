@@ -13,6 +13,11 @@ Device states:
 - ``nibp_readings``: exact results for determinations completing at or after each
   entry's time (the next determination takes the next entry), for scripted examples;
 - ``nibp_inflate_s``: how long a determination takes (20-45 s on real modules).
+
+A ``DosedScenario`` plays its keyframes until the dose is given, then its
+``response`` from the dose on, whenever that is (the demo tells its simulators when
+the nurse doses: ``python -m simulators`` takes SIGUSR1 as "dose given now").
+``at_dose`` gives the same patient as a plain timeline with the dose at a given time.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from __future__ import annotations
 import enum
 import random
 from bisect import bisect_right
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 
 class OximeterState(enum.StrEnum):
@@ -179,6 +184,83 @@ def _interpolate(times: list[float], values: list[float], t_s: float) -> float:
     return v0 + (v1 - v0) * (t_s - t0) / (t1 - t0)
 
 
+@dataclass(slots=True)
+class DoseMark:
+    """When a ``DosedScenario``'s dose was given (scenario seconds), once known."""
+
+    at_s: float | None = None
+    #: The timeline with the dose at ``at_s`` (built once).
+    timeline: Scenario | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DosedScenario(Scenario):
+    """A patient whose response starts when the dose is given, whenever that is.
+
+    Until ``give_dose``, the vitals follow ``keyframes`` (the pre-dose patient);
+    from the dose on, ``response``, whose times count from the dose, starting from
+    the pre-dose values at that moment. Device states, NIBP errors and scripted
+    readings keep scenario time.
+    """
+
+    #: The response, ``t_s`` counted from the dose.
+    response: tuple[Keyframe, ...] = ()
+    dose: DoseMark = field(default_factory=DoseMark, compare=False, repr=False)
+
+    def at_dose(self, dose_s: float) -> Scenario:
+        """The same patient as a plain timeline, dosed at ``dose_s``."""
+        start = Scenario.vitals_at(self, dose_s)
+        before = tuple(k for k in self.keyframes if k.t_s < dose_s)
+        at = Keyframe(
+            t_s=dose_s,
+            spo2_percent=start.spo2_percent,
+            pulse_rate_bpm=start.pulse_rate_bpm,
+            systolic_mmhg=start.systolic_mmhg,
+            diastolic_mmhg=start.diastolic_mmhg,
+            perfusion_index=start.perfusion_index,
+        )
+        after = tuple(
+            replace(k, t_s=dose_s + k.t_s) for k in self.response if k.t_s > 0
+        )
+        return Scenario(
+            name=self.name,
+            description=f"{self.description} (dosed at {dose_s:g} s)",
+            duration_s=max(self.duration_s, dose_s + self.response_s),
+            keyframes=(*before, at, *after),
+            state_spans=self.state_spans,
+            nibp_errors=self.nibp_errors,
+            nibp_readings=self.nibp_readings,
+            nibp_inflate_s=self.nibp_inflate_s,
+            hr_jitter_bpm=self.hr_jitter_bpm,
+            spo2_jitter_percent=self.spo2_jitter_percent,
+            operator_inputs=self.operator_inputs,
+        )
+
+    @property
+    def response_s(self) -> float:
+        """How long the response lasts (its last keyframe)."""
+        return max((k.t_s for k in self.response), default=0.0)
+
+    def live(self) -> DosedScenario:
+        """A copy waiting for its own dose (one per simulator process)."""
+        return replace(self, dose=DoseMark())
+
+    def give_dose(self, t_s: float) -> bool:
+        """The dose was given at scenario time ``t_s``; ``False`` if it already was."""
+        if self.dose.at_s is not None:
+            return False
+        self.dose.at_s = t_s
+        self.dose.timeline = self.at_dose(t_s)
+        return True
+
+    def vitals_at(self, t_s: float) -> Vitals:
+        """The pre-dose values, or the response once the dose has been given."""
+        timeline = self.dose.timeline
+        if timeline is None:
+            return Scenario.vitals_at(self, t_s)
+        return timeline.vitals_at(t_s)
+
+
 class Jitter:
     """Deterministic noise for one device from a seed."""
 
@@ -223,15 +305,22 @@ TYPICAL = Scenario(
     ),
 )
 
-#: The demo: a compressed ketamine response a newcomer sees within minutes. With the
-#: demo's 2-minute pre-dose NIBP cycle the baseline (about 124/78) is ready after
-#: 4 min; dose then, and the rise opens a BP episode around 8 min and reaches the
-#: absolute limit (an alarm to acknowledge) around 12 min, then resolves.
-DEMO = Scenario(
+#: The demo's room: a compressed ketamine response that starts when the nurse doses.
+#: Before the dose, a calm patient (about 124/78, HR 72, SpO2 98): the demo's 100 s
+#: pre-dose NIBP cycle gives three readings, and a baseline (two at least 3 min
+#: apart), about 4 min after start. After the dose, BP and HR rise fast: with the
+#: demo's 60 s NIBP cycle during dosing, a reading past baseline +40 opens the BP
+#: episode about 1.5-2.5 min after the dose, the first reading past 180/110 raises
+#: bp.high (LOW, with a repeat request) about a minute later, and the confirming
+#: repeat makes it MEDIUM, an alarm to acknowledge, about 3.5-4.5 min after the dose.
+#: It peaks near 188/112 (well below the severe limit, 200/120), then resolves over
+#: half an hour.
+DEMO = DosedScenario(
     name="demo",
-    description="Demo: baseline 124/78, then a large transient BP and HR rise "
-    "(episode, bp.rise and bp.high) within a quarter of an hour, then recovery.",
-    duration_s=60 * MIN,
+    description="Demo: baseline 124/78 until the dose; then a large transient BP and "
+    "HR rise (episode, bp.high to acknowledge within minutes), then recovery.",
+    duration_s=240 * MIN,
+    nibp_inflate_s=25.0,
     keyframes=(
         Keyframe(
             t_s=0,
@@ -240,18 +329,76 @@ DEMO = Scenario(
             systolic_mmhg=123,
             diastolic_mmhg=77,
         ),
-        Keyframe(t_s=5 * MIN, systolic_mmhg=126, diastolic_mmhg=79, pulse_rate_bpm=74),
-        Keyframe(t_s=8 * MIN, systolic_mmhg=168, diastolic_mmhg=101, pulse_rate_bpm=96),
+        Keyframe(t_s=4 * MIN, systolic_mmhg=125, diastolic_mmhg=79, pulse_rate_bpm=73),
+        Keyframe(t_s=20 * MIN, systolic_mmhg=124, diastolic_mmhg=78, pulse_rate_bpm=71),
+    ),
+    response=(
+        Keyframe(t_s=1 * MIN, systolic_mmhg=152, diastolic_mmhg=92, pulse_rate_bpm=84),
+        Keyframe(t_s=2 * MIN, systolic_mmhg=178, diastolic_mmhg=106, pulse_rate_bpm=96),
         Keyframe(
-            t_s=12 * MIN, systolic_mmhg=186, diastolic_mmhg=112, pulse_rate_bpm=104
+            t_s=3 * MIN, systolic_mmhg=186, diastolic_mmhg=111, pulse_rate_bpm=102
         ),
         Keyframe(
-            t_s=16 * MIN, systolic_mmhg=176, diastolic_mmhg=104, pulse_rate_bpm=98
+            t_s=6 * MIN, systolic_mmhg=188, diastolic_mmhg=112, pulse_rate_bpm=104
         ),
-        Keyframe(t_s=24 * MIN, systolic_mmhg=150, diastolic_mmhg=92, pulse_rate_bpm=84),
-        Keyframe(t_s=32 * MIN, systolic_mmhg=132, diastolic_mmhg=82, pulse_rate_bpm=76),
-        Keyframe(t_s=45 * MIN, systolic_mmhg=126, diastolic_mmhg=79, pulse_rate_bpm=73),
+        Keyframe(t_s=9 * MIN, systolic_mmhg=181, diastolic_mmhg=107, pulse_rate_bpm=99),
+        Keyframe(t_s=14 * MIN, systolic_mmhg=164, diastolic_mmhg=98, pulse_rate_bpm=92),
+        Keyframe(t_s=20 * MIN, systolic_mmhg=150, diastolic_mmhg=91, pulse_rate_bpm=86),
+        Keyframe(t_s=28 * MIN, systolic_mmhg=136, diastolic_mmhg=85, pulse_rate_bpm=78),
+        Keyframe(t_s=40 * MIN, systolic_mmhg=127, diastolic_mmhg=80, pulse_rate_bpm=74),
     ),
 )
 
-SCENARIOS: dict[str, Scenario] = {TYPICAL.name: TYPICAL, DEMO.name: DEMO}
+#: A background room of the demo, dosed as the demo starts: a hypertensive and
+#: tachycardic response already under way, so the station shows an alarm within
+#: about half a minute (hr.high after 30 s at 130 or more; bp.high on the first NIBP
+#: reading, MEDIUM on its repeat), easing after about 20 min.
+DEMO_ALARM = Scenario(
+    name="demo-alarm",
+    description="Demo background room: dosed at start, BP about 186/114 and HR about "
+    "134 at once (hr.high and bp.high), easing after 20 min.",
+    duration_s=240 * MIN,
+    nibp_inflate_s=25.0,
+    keyframes=(
+        Keyframe(
+            t_s=0,
+            spo2_percent=96,
+            pulse_rate_bpm=133,
+            systolic_mmhg=184,
+            diastolic_mmhg=113,
+        ),
+        Keyframe(
+            t_s=5 * MIN, systolic_mmhg=188, diastolic_mmhg=115, pulse_rate_bpm=136
+        ),
+        Keyframe(
+            t_s=20 * MIN, systolic_mmhg=182, diastolic_mmhg=111, pulse_rate_bpm=131
+        ),
+        Keyframe(
+            t_s=35 * MIN, systolic_mmhg=150, diastolic_mmhg=92, pulse_rate_bpm=104
+        ),
+        Keyframe(t_s=60 * MIN, systolic_mmhg=132, diastolic_mmhg=84, pulse_rate_bpm=84),
+    ),
+)
+
+#: A quiet background room of the demo: a patient resting before the dose.
+DEMO_CALM = Scenario(
+    name="demo-calm",
+    description="Demo background room: a calm patient before the dose (118/74, HR "
+    "66, SpO2 98); no alarm expected.",
+    duration_s=240 * MIN,
+    nibp_inflate_s=25.0,
+    keyframes=(
+        Keyframe(
+            t_s=0,
+            spo2_percent=98,
+            pulse_rate_bpm=66,
+            systolic_mmhg=118,
+            diastolic_mmhg=74,
+        ),
+        Keyframe(t_s=30 * MIN, pulse_rate_bpm=64, systolic_mmhg=116, diastolic_mmhg=73),
+    ),
+)
+
+SCENARIOS: dict[str, Scenario] = {
+    scenario.name: scenario for scenario in (TYPICAL, DEMO, DEMO_ALARM, DEMO_CALM)
+}

@@ -1,7 +1,9 @@
 """The room console (``RoomConsole``) and the console's entry points.
 
 ``run_console`` is what ``roomctl console`` calls: one room (``--room``), or the nurse
-station (``--station``, or no room given) for every room on the broker. The console
+station (``--station``, or no room given) for every room on the broker; both
+(``--station --room ROOM``) open that room first, with Esc to the station and Enter
+back into a room (the demo runs it so). The console
 is its own process reading the room over MQTT (``roomctl.ui.mqtt_client``), so it
 runs beside the patient or at a desk down the hall; it is a secondary display and
 says so on every screen.
@@ -72,6 +74,8 @@ def build_console(
 ) -> ConsoleApp:
     """The console app for these options, reading a real broker.
 
+    ``station`` with a ``room``: the station, with that room open on top of it.
+
     Raises:
         ValueError: a bad URL, room name, role or topic root (the message says why).
     """
@@ -95,8 +99,8 @@ def build_console(
         )
         raise ValueError(problems) from None
     if station or room is None:
-        return Station(source, role=role)
-    return RoomConsole(source, room, role=role)
+        return Station(source, role=role, open_room=room, gc_freeze=True)
+    return RoomConsole(source, room, role=role, gc_freeze=True)
 
 
 def run_console(
@@ -169,7 +173,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--room", help="the room to show (default: the station)")
     parser.add_argument(
-        "--station", action="store_true", help="every room on the broker"
+        "--station",
+        action="store_true",
+        help="every room on the broker (with --room: that room open first; "
+        "Esc shows the station)",
     )
     parser.add_argument(
         "--role",

@@ -1,15 +1,23 @@
 """ConsoleApp: what the room console and the station share.
 
 Runs the ``RoomSource`` in a worker, folds what it delivers into one ``RoomModel`` per
-room, refreshes the screens (on every item and once a second, so ages and countdowns
-move and silence turns into "no data"), blinks what is unacknowledged, and sends
-commands: each gets an ``id`` and the console's role as ``by``, is checked with
-``roomctl.commands.validate_command`` before it leaves, and its reply (or the lack of
-one) is shown on the reply bar, in the log and, when refused, as a notification.
+room, refreshes the screens (the rooms that changed, and once a second every room, so
+ages and countdowns move and silence turns into "no data"), blinks what is
+unacknowledged, and sends commands: each gets an ``id`` and the console's role as
+``by``, is checked with ``roomctl.commands.validate_command`` before it leaves, and
+its reply (or the lack of one) is shown on the reply bar, in the log and, when
+refused, as a notification.
+
+Every item is folded into its room's model as it arrives: no alarm line, state or
+event is skipped, so the log, the trend and its alarm marks are complete. Drawing is
+coalesced: the rooms an item changed are noted, and one redraw after the items
+already queued shows each of them once, from its latest state. A station that falls
+behind therefore catches up in one frame instead of drawing every old state.
 """
 
 from __future__ import annotations
 
+import gc
 import secrets
 import time
 from datetime import UTC, datetime
@@ -18,7 +26,7 @@ from typing import TYPE_CHECKING, ClassVar, TypedDict
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.worker import Worker, WorkerState
 
 from roomctl.commands import CommandInvalid, validate_command
@@ -37,7 +45,7 @@ from roomctl.ui.source import (
 from roomctl.ui.view import RoomView, describe_command
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping
+    from collections.abc import Callable, Collection, Iterable, Mapping
     from datetime import tzinfo
 
     from roomctl.ui.source import FeedItem, RoomSource
@@ -60,6 +68,7 @@ class ConsoleOptions(TypedDict, total=False):
     id_prefix: str | None
     reply_timeout_s: float
     blink_cursor: bool
+    gc_freeze: bool
 
 
 def utc_now() -> datetime:
@@ -75,6 +84,15 @@ class ConsoleScreen(Screen[None]):
 
     def update_views(self) -> None:
         """Redraw from the app's room models."""
+
+    def update_rooms(self, rooms: Collection[str]) -> None:
+        """Redraw what shows ``rooms`` (their models changed); by default, all."""
+        del rooms
+        self.update_views()
+
+    def blink(self, *, off: bool) -> None:
+        """One half period of the flashing: ``off`` drops the fill of what flashes."""
+        self.set_class(off, "-blink-off")
 
     def show_reply(self, room: str, text: str, kind: str) -> None:
         """A command's progress or outcome for ``room``."""
@@ -98,6 +116,11 @@ class ConsoleApp(App[int]):
         id_prefix: Command ids are ``<prefix>-<n>``; random when ``None``.
         reply_timeout_s: How long to wait for a room's reply.
         blink_cursor: Blinking text cursors (off for deterministic screenshots).
+        gc_freeze: After start-up, move every object alive then out of the garbage
+            collector's scans (``gc.freeze``): full collections of a long-running
+            console then take milliseconds, not tens of them. On for the real
+            console (``roomctl.ui.app.build_console``); off by default, so a test
+            process running many apps keeps collecting them.
     """
 
     CSS_PATH = str(CSS_FILE)
@@ -121,6 +144,7 @@ class ConsoleApp(App[int]):
         id_prefix: str | None = None,
         reply_timeout_s: float = DEFAULT_REPLY_TIMEOUT_S,
         blink_cursor: bool = True,
+        gc_freeze: bool = False,
     ) -> None:
         super().__init__()
         # No sliding underlines or smooth scrolls: a clinical display moves only
@@ -145,9 +169,14 @@ class ConsoleApp(App[int]):
         """The last command line per room: ``(text, kind)``."""
         self.blink_off = False
         """The flashing's "off" half is showing."""
+        self.gc_freeze = gc_freeze
         self._sent = 0
         # Payloads of commands awaiting their reply, to describe the reply.
         self._payloads: dict[str, dict[str, object]] = {}
+        # Rooms changed since the last redraw (``None`` in it: redraw every room),
+        # and whether that redraw is already scheduled.
+        self._dirty: set[str | None] = set()
+        self._redraw_scheduled = False
 
     # ------------------------------------------------------------ life
 
@@ -163,6 +192,14 @@ class ConsoleApp(App[int]):
             self.set_interval(self.tick_s, self.update_views)
         if self.blink_s is not None:
             self.set_interval(self.blink_s, self.blink)
+        if self.gc_freeze:
+            self.call_after_refresh(self._freeze_startup)
+
+    def _freeze_startup(self) -> None:
+        # Start-up objects (Textual, the stylesheet, the screens) live as long as the
+        # console: keep them out of every later collection.
+        gc.collect()
+        gc.freeze()
 
     def _deliver(self, item: FeedItem) -> None:
         self.post_message(FeedArrived(item))
@@ -195,11 +232,12 @@ class ConsoleApp(App[int]):
     # ------------------------------------------------------------ feed
 
     def on_feed_arrived(self, message: FeedArrived) -> None:
-        """Fold one item into the models and redraw."""
+        """Fold one item into the models; redraw its room after the queued items."""
         item = message.item
         match item:
             case BrokerLink():
                 self._on_link(item)
+                self._dirty.add(None)  # every room's liveness depends on the link
             case StatusReceived():
                 if self.room(item.room).on_status(online=item.online):
                     word = "online" if item.online else "OFFLINE"
@@ -221,7 +259,35 @@ class ConsoleApp(App[int]):
                 self.room(item.room).on_alarm(item.line)
             case EventReceived():
                 self.room(item.room).on_event(item.line)
-        self.update_views()
+        if not isinstance(item, BrokerLink):
+            self._dirty.add(item.room)
+        if not self._redraw_scheduled:
+            # After every item already queued: a burst of items is drawn once.
+            self._redraw_scheduled = self.call_later(self._redraw)
+
+    def _redraw(self) -> None:
+        self._redraw_scheduled = False
+        dirty, self._dirty = self._dirty, set()
+        if None in dirty:
+            self.update_views()
+            return
+        rooms = {room for room in dirty if room is not None}
+        for screen in self._shown_screens():
+            screen.update_rooms(rooms)
+
+    def _shown_screens(self) -> list[ConsoleScreen]:
+        """The room screens on view: the top one, and those a dialog leaves visible.
+
+        A screen covered by another full screen (the station under an open room) is
+        not drawn; it redraws everything when it is shown again (screen resume).
+        """
+        shown: list[ConsoleScreen] = []
+        for screen in reversed(self.screen_stack):
+            if isinstance(screen, ConsoleScreen):
+                shown.append(screen)
+            if not isinstance(screen, ModalScreen):
+                break
+        return shown
 
     def _on_link(self, link: BrokerLink) -> None:
         changed = link.connected != self.connected
@@ -239,16 +305,18 @@ class ConsoleApp(App[int]):
             model.note(LogEntry(at=self.wall(), text=text, kind=kind))
 
     def update_views(self) -> None:
-        """Redraw every room screen in the stack (ages, countdowns, liveness)."""
-        for screen in self.screen_stack:
-            if isinstance(screen, ConsoleScreen):
-                screen.update_views()
+        """Redraw every room on the screens on view (ages, countdowns, liveness)."""
+        for screen in self._shown_screens():
+            screen.update_views()
 
     def blink(self) -> None:
         """One half period of the flashing of unacknowledged alarms."""
         self.blink_off = not self.blink_off
         for screen in self.screen_stack:
-            screen.set_class(self.blink_off, "-blink-off")
+            if isinstance(screen, ConsoleScreen):
+                screen.blink(off=self.blink_off)
+            else:
+                screen.set_class(self.blink_off, "-blink-off")
 
     # ------------------------------------------------------------ commands
 
@@ -316,7 +384,8 @@ class ConsoleApp(App[int]):
         for screen in self.screen_stack:
             if isinstance(screen, ConsoleScreen):
                 screen.show_reply(room, text, kind)
-                screen.update_views()
+        for screen in self._shown_screens():
+            screen.update_rooms({room})
 
     # ------------------------------------------------------------ help, palette
 

@@ -48,7 +48,7 @@ from roomctl.ui.widgets.trend import TrendPanel
 from roomctl.ui.widgets.vitals import VitalTile
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Collection, Iterable
 
     from textual.app import ComposeResult
 
@@ -74,7 +74,7 @@ Music and light
 Views
   1-5      tabs: alarms, trends, session, music & light, log
   ctrl+p   command palette: every command above, and any later phase
-  ?        this help          Esc  back to the station (station mode)
+  ?        this help          Esc  the station: every room (station mode)
   ctrl+q   quit
 
 This console is a SECONDARY display: the bedside monitor's alarms are primary and
@@ -117,7 +117,8 @@ class RoomScreen(ConsoleScreen):
         Binding("3", "tab('tab-session')", "Session", show=False),
         Binding("4", "tab('tab-room')", "Music & light", show=False),
         Binding("5", "tab('tab-log')", "Log", show=False),
-        Binding("escape", "back", "Station", show=False),
+        # Shown (and working) only when this room was opened from the station.
+        Binding("escape", "back", "Station"),
     ]
 
     def __init__(self, room: str, *, can_go_back: bool = False) -> None:
@@ -188,6 +189,11 @@ class RoomScreen(ConsoleScreen):
         self.update_views()
 
     # ------------------------------------------------------------ drawing
+
+    def update_rooms(self, rooms: Collection[str]) -> None:
+        """Redraw when this screen's room is among ``rooms``."""
+        if self.room in rooms:
+            self.update_views()
 
     def update_views(self) -> None:
         """Redraw every part from the room's model."""
@@ -440,6 +446,11 @@ class RoomScreen(ConsoleScreen):
     def action_tab(self, tab: str) -> None:
         """Show tab ``tab``."""
         self.query_one(TabbedContent).active = tab
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Esc leads back to the station only where there is one."""
+        del parameters
+        return self.can_go_back if action == "back" else True
 
     def action_back(self) -> None:
         """Back to the station (when this screen was opened from it)."""

@@ -1,7 +1,12 @@
-"""The real demo, end to end, in tmux: a newcomer's first minute."""
+"""The real demo, end to end, in tmux: a newcomer's first minute.
+
+The demo's three rooms: its own (the console opens on it), one already in an alarm
+and a calm one; Esc shows them all on the station, Enter opens one.
+"""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -12,7 +17,7 @@ from tests.ui.tmux import Tmux
 pytestmark = [pytest.mark.subprocess, pytest.mark.pty]
 
 
-def test_real_demo_in_tmux_shows_a_live_room_and_moves_a_phase() -> None:
+def test_real_demo_in_tmux_shows_a_live_room_moves_a_phase_and_the_station() -> None:
     with Tmux(width=120, height=40, name="demo") as tmux:
         tmux.start([sys.executable, "-m", "roomctl", "demo", "--speed", "10"])
         screen = tmux.wait_for("PREPARATION", timeout=60)
@@ -28,6 +33,23 @@ def test_real_demo_in_tmux_shows_a_live_room_and_moves_a_phase() -> None:
         assert "Baseline missing" in screen
         tmux.send("5")  # the log tab
         screen = tmux.wait_for("OK phase dosing", timeout=10)
+        assert "Station" in screen  # the footer's key to every room
+        tmux.send("Escape")  # the station: every room of the demo
+        screen = tmux.wait_for("3 rooms", timeout=15)
+        for room in ("demo", "demo-2", "demo-3"):
+            assert f" {room} " in screen  # a tile titled with the room's name
+        # The room dosed at start is in an alarm: tachycardia, MEDIUM, on its tile.
+        screen = tmux.wait_for("** HR", timeout=60)
+        tile = next(line for line in screen.splitlines() if "** HR" in line)
+        assert "NOT ACK" in tile
+        # It is the most urgent room, so its tile is first (top left).
+        assert screen.index(" demo-2 ") < screen.index(" demo-3 ")
+        assert screen.index(" demo-2 ") < screen.index(" demo ")
+        tmux.send("Enter")  # opens the focused room
+        screen = tmux.wait_for("esc Station", timeout=15)
+        assert re.search(r"roomctl room demo(-[23])?  ", screen)
+        tmux.send("Escape")
+        tmux.wait_for("3 rooms", timeout=15)
         tmux.send("C-c")
         assert tmux.wait_for_exit(timeout=20) == 0
         assert "roomctl demo stopped." in tmux.capture()
