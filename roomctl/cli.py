@@ -438,12 +438,24 @@ def _console(args: argparse.Namespace) -> int:
     # Imported here: only the console needs Textual.
     from roomctl.ui.app import run_console  # noqa: PLC0415
 
+    password = None
+    if args.password_file is not None:
+        try:
+            password = Path(args.password_file).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            return _fail(f"cannot read the password file {args.password_file}: {exc}")
+    if args.cafile is not None and not Path(args.cafile).is_file():
+        return _fail(f"there is no CA file at {args.cafile}")
+    # With --station, --room opens that room over the station (Esc: the station).
     return run_console(
         broker_url=args.broker,
-        room=None if args.station else args.room,
+        room=args.room,
         station=args.station or args.room is None,
         role=args.role,
         topic_root=args.topic_root,
+        username=args.username,
+        password=password,
+        cafile=args.cafile,
     )
 
 
@@ -567,6 +579,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     console.add_argument("--role", choices=["nurse", "therapist"], default="nurse")
     console.add_argument("--topic-root", default="roomctl", metavar="ROOT")
+    console.add_argument(
+        "--username", metavar="USER", help="the broker user (a console or station user)"
+    )
+    console.add_argument(
+        "--password-file",
+        metavar="FILE",
+        help="a file holding the user's password (kept out of the process list)",
+    )
+    console.add_argument(
+        "--cafile",
+        metavar="FILE",
+        help="the CA certificate of an mqtts:// broker (the clinic's own CA)",
+    )
     console.set_defaults(handler=_console)
 
     sim = commands.add_parser(

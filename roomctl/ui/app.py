@@ -71,6 +71,7 @@ def build_console(
     topic_root: str = "roomctl",
     username: str | None = None,
     password: str | None = None,
+    cafile: str | None = None,
 ) -> ConsoleApp:
     """The console app for these options, reading a real broker.
 
@@ -92,6 +93,7 @@ def build_console(
             topic_root=topic_root,
             username=username,
             password=password,
+            cafile=cafile,
         )
     except ValidationError as exc:
         problems = "; ".join(
@@ -112,6 +114,7 @@ def run_console(
     topic_root: str = "roomctl",
     username: str | None = None,
     password: str | None = None,
+    cafile: str | None = None,
 ) -> int:
     """Run the console in this terminal until the user quits; the exit code.
 
@@ -127,6 +130,7 @@ def run_console(
             topic_root=topic_root,
             username=username,
             password=password,
+            cafile=cafile,
         )
     except ValueError as exc:
         print(f"roomctl console: {exc}", file=sys.stderr)  # noqa: T201

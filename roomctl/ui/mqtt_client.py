@@ -75,6 +75,8 @@ class MqttSource:
         topic_root: The daemons' ``[mqtt] topic_root``.
         username: For brokers that require one.
         password: ``username``'s password.
+        cafile: The CA certificate(s) (PEM) that signed an ``mqtts://`` broker's
+            certificate, for a clinic's own CA; the system's CAs when ``None``.
         reconnect_base_s: First reconnect delay ceiling (doubles per failure).
         reconnect_cap_s: Largest reconnect delay.
         connect_timeout_s: How long one connection attempt may take.
@@ -91,6 +93,7 @@ class MqttSource:
         topic_root: str = "roomctl",
         username: str | None = None,
         password: str | None = None,
+        cafile: str | None = None,
         reconnect_base_s: float = 0.2,
         reconnect_cap_s: float = 5.0,
         connect_timeout_s: float = 10.0,
@@ -103,6 +106,7 @@ class MqttSource:
         self._room = room
         self._username = username
         self._password = password
+        self._cafile = cafile
         self._backoff = Backoff(base_s=reconnect_base_s, cap_s=reconnect_cap_s)
         self._client: aiomqtt.Client | None = None
         self._pending: dict[tuple[str, str, str], asyncio.Future[CommandReply]] = {}
@@ -151,8 +155,8 @@ class MqttSource:
     async def _tls(self) -> ssl.SSLContext | None:
         if not self._settings.use_tls:
             return None
-        # Loading the system's CA store reads files: off the event loop.
-        return await asyncio.to_thread(ssl.create_default_context)
+        # Loading CA files reads the disk: off the event loop.
+        return await asyncio.to_thread(ssl.create_default_context, cafile=self._cafile)
 
     async def _session(self, deliver: Callable[[FeedItem], None]) -> None:
         settings = self._settings

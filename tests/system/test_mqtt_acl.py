@@ -31,6 +31,8 @@ import aiomqtt
 import pytest
 from paho.mqtt.reasoncodes import ReasonCode
 
+from roomctl.ui.mqtt_client import MqttSource
+from roomctl.ui.source import BrokerLink
 from tests.broker import ConfiguredBroker, TlsFiles, free_port, make_tls_files
 from tests.system.conftest import write_config
 
@@ -507,3 +509,45 @@ async def test_the_daemon_runs_through_the_deploy_configuration(
         ]
     assert commands == ["nurse-1"]
     assert "forged" not in daemon.stderr()
+
+
+# ------------------------------------------------------------------ the console
+
+
+async def _console_links(
+    secure: SecureBroker, *, cafile: str | None, until: float
+) -> list[object]:
+    """What a console's MQTT source delivers within ``until`` seconds."""
+    items: list[object] = []
+    source = MqttSource(
+        f"mqtts://127.0.0.1:{secure.port}",
+        room="room-1",
+        username="console-hall",
+        password=PASSWORDS["console-hall"],
+        cafile=cafile,
+        reconnect_base_s=5.0,
+    )
+    task = asyncio.create_task(source.run(items.append))
+    try:
+        async with asyncio.timeout(until):
+            while not any(isinstance(i, BrokerLink) for i in items):  # noqa: ASYNC110 (the source's own deliveries)
+                await asyncio.sleep(0.05)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    return items
+
+
+async def test_the_console_logs_in_with_a_user_password_and_the_clinics_ca(
+    secure: SecureBroker,
+) -> None:
+    # roomctl console --username console-hall --password-file F --cafile CA
+    links = [
+        i
+        for i in await _console_links(
+            secure, cafile=str(secure.tls.ca_cert), until=WAIT_S
+        )
+        if isinstance(i, BrokerLink)
+    ]
+    assert links[0].connected, links
