@@ -17,9 +17,13 @@ bulb, and the real daemon as its own process (``python -m roomctl run``) with:
 - lights (``bench/ceiling``), MQTT to the broker, the session record and capture file.
 
 After ``--warmup`` seconds it samples the daemon every second for ``--duration``
-seconds: CPU from ``/proc/<pid>/stat`` (utime + stime, all threads, in clock ticks),
-RSS from ``/proc/<pid>/status`` (VmRSS). It prints the median and p90 of CPU % of one
-core per sample, the whole window's mean (exact to one tick over the window), the
+seconds: CPU time (process CPU time, not wall time, so other work on the machine
+does not count) and RSS from ``/proc/<pid>/status`` (VmRSS). Each one-second sample
+is the sum over the daemon's threads of ``/proc/<pid>/task/*/schedstat`` (time on
+the CPU in nanoseconds): clock ticks (10 ms) would make every sample a whole percent.
+The window's mean is also given from ``/proc/<pid>/stat`` (utime + stime in ticks,
+which keeps the time of threads that ended; exact to one tick over the window). It
+prints the median and p90 of CPU % of one core per sample, the window means, the
 median and max RSS, the CPU per thread over the window, and checks that the room was
 really running (vitals live, NIBP determinations, music playing, lights answering).
 
@@ -78,6 +82,15 @@ def cpu_ticks(pid: int | str, task: str | None = None) -> int:
     text = Path(f"{where}/stat").read_text()
     fields = text[text.rindex(")") + 2 :].split()
     return int(fields[11]) + int(fields[12])  # fields 14 and 15 of proc(5)
+
+
+def cpu_ns(pid: int) -> int:
+    """Time on the CPU of every live thread of ``pid``, in ns (schedstat)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError, ValueError):
+            total += int((task / "schedstat").read_text().split()[0])
+    return total
 
 
 def rss_kb(pid: int) -> int:
@@ -258,6 +271,7 @@ class Samples:
     cpu_percent: list[float] = field(default_factory=list)
     rss_mb: list[float] = field(default_factory=list)
     window_ticks: int = 0
+    window_ns: int = 0
     window_s: float = 0.0
     threads_before: dict[str, tuple[str, int]] = field(default_factory=dict)
     threads_after: dict[str, tuple[str, int]] = field(default_factory=dict)
@@ -265,17 +279,19 @@ class Samples:
 
 async def _sample(pid: int, duration: float) -> Samples:
     out = Samples(threads_before=thread_ticks(pid))
-    start_ticks = last_ticks = cpu_ticks(pid)
+    start_ticks = cpu_ticks(pid)
+    start_ns = last_ns = cpu_ns(pid)
     start = last = time.monotonic()
     n = 0
     while last - start < duration:
         n += 1
         await asyncio.sleep(max(0.0, start + n - time.monotonic()))
-        ticks, now = cpu_ticks(pid), time.monotonic()
-        out.cpu_percent.append((ticks - last_ticks) / CLK_TCK / (now - last) * 100)
+        ns, now = cpu_ns(pid), time.monotonic()
+        out.cpu_percent.append((ns - last_ns) / 1e9 / (now - last) * 100)
         out.rss_mb.append(rss_kb(pid) / 1024)
-        last_ticks, last = ticks, now
-    out.window_ticks = last_ticks - start_ticks
+        last_ns, last = ns, now
+    out.window_ticks = cpu_ticks(pid) - start_ticks
+    out.window_ns = last_ns - start_ns
     out.window_s = last - start
     out.threads_after = thread_ticks(pid)
     return out
@@ -448,10 +464,14 @@ def _report(args: argparse.Namespace, result: Result, log: Path) -> bool:
         + (" (under cProfile: not the daemon's own figures)" if args.profile else "")
     )
     print(
-        f"CPU % of one core: median {statistics.median(cpu):.2f}, "
-        f"p90 {_percentile(cpu, 90):.2f}, max {max(cpu):.2f}; window mean "
-        f"{window_cpu:.2f} ({samples.window_ticks} ticks of {1000 / CLK_TCK:g} ms "
-        f"in {samples.window_s:.1f} s)"
+        f"CPU % of one core (one-second samples, schedstat): median "
+        f"{statistics.median(cpu):.2f}, p90 {_percentile(cpu, 90):.2f}, max "
+        f"{max(cpu):.2f}; window mean {samples.window_ns / 1e7 / samples.window_s:.2f}"
+    )
+    print(
+        f"CPU % of one core over the window (utime + stime): {window_cpu:.2f} "
+        f"({samples.window_ticks} ticks of {1000 / CLK_TCK:g} ms in "
+        f"{samples.window_s:.1f} s)"
     )
     print(
         f"RSS MB: median {statistics.median(rss):.1f}, max {max(rss):.1f}, "

@@ -6,6 +6,17 @@ port is really closed) or a ``socket://host:port`` URL through
 ``asyncio.open_connection`` (simulators and ser2net). It reads and writes bytes and
 nothing else; every serial and OS error becomes ``DeviceDisconnected`` with the reason
 in words.
+
+**Holding.** A device that streams many small frames (the Nonin sends 75 frames of 5
+bytes a second) would otherwise wake the daemon for every few bytes the port hands
+over: about 50 times a second, each wake-up running the whole read path. After
+``hold(seconds)`` the next ``read`` returns nothing before ``seconds`` from now: the
+caller knows when the bytes it waits for are due (a Nonin packet: the frames it lacks
+at 75 a second) and asks for exactly that. Meanwhile the link stops watching the port
+(``pause_reading``: no wake-up at all; the bytes wait in the kernel's buffer), then
+takes everything that arrived. A byte therefore waits at most until the hold ends
+(plus the loop's own delay); when the port was quiet past it, the next byte is
+returned as soon as it arrives.
 """
 
 from __future__ import annotations
@@ -13,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -54,6 +66,8 @@ class SerialLink:
         self._writer = writer
         self._on_write = on_write
         self._closed = False
+        #: Loop time before which ``read`` returns nothing (``hold``).
+        self._not_before = -math.inf
 
     async def read(self) -> bytes:
         """Wait for the next chunk of bytes.
@@ -63,6 +77,7 @@ class SerialLink:
         """
         if self._closed:
             raise DeviceDisconnected(f"{self.port}: the link is closed")
+        await self._gather()
         try:
             data = await self._reader.read(READ_CHUNK_BYTES)
         except (OSError, serial.SerialException) as exc:
@@ -70,6 +85,28 @@ class SerialLink:
         if not data:
             raise DeviceDisconnected(f"{self.port}: the device closed the connection")
         return data
+
+    def hold(self, seconds: float) -> None:
+        """Let the next ``read`` return nothing before ``seconds`` from now."""
+        self._not_before = asyncio.get_running_loop().time() + seconds
+
+    async def _gather(self) -> None:
+        """Wait, not watching the port, until the time set by ``hold``."""
+        if self._not_before == -math.inf:
+            return
+        wait = self._not_before - asyncio.get_running_loop().time()
+        if wait <= 0:
+            return
+        transport = self._writer.transport
+        if not isinstance(transport, asyncio.ReadTransport):  # pragma: no cover
+            await asyncio.sleep(wait)  # every transport here also reads
+            return
+        transport.pause_reading()
+        try:
+            await asyncio.sleep(wait)
+        finally:
+            if not transport.is_closing():
+                transport.resume_reading()
 
     async def write(self, data: bytes) -> None:
         """Send bytes and wait (bounded) until they are handed to the port.
@@ -116,7 +153,10 @@ def _describe(exc: BaseException) -> str:
 
 
 async def open_link(
-    port: str, *, baud: int, on_write: Callable[[bytes], None] | None = None
+    port: str,
+    *,
+    baud: int,
+    on_write: Callable[[bytes], None] | None = None,
 ) -> SerialLink:
     """Open a serial port, a pty or a ``socket://host:port`` URL.
 

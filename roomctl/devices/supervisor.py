@@ -13,11 +13,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from roomctl.backoff import Backoff
 from roomctl.devices.codec import ErrorRateWindow
-from roomctl.devices.link import open_link
+from roomctl.devices.link import SerialLink, open_link
 from roomctl.errors import DeviceDisconnected
 from roomctl.events import DeviceConnected, DeviceLost, DeviceStale
 from roomctl.readings import LinkState
@@ -33,10 +33,12 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 
-#: Reconnect delays: a local port reopens quickly, so retry fast and cap at 1 s
-#: (the issue's bound: readings resume within 2 s of the device coming back).
+#: Reconnect delays: a local port reopens quickly, so retry fast and cap at 0.5 s.
+#: The issue's bound is readings back within 2 s of the device coming back; after
+#: the reopen an NIBP request waiting for the link can wait up to the controller's
+#: 1 s poll (roomctl.nibp.POLL_S), so a 1 s cap left no margin (tests/faults).
 RECONNECT_BASE_S = 0.1
-RECONNECT_CAP_S = 1.0
+RECONNECT_CAP_S = 0.5
 #: A connection that lasted this long resets the backoff.
 HEALTHY_AFTER_S = 5.0
 #: The window over which the share of unparsable frames is reported (alarm policy,
@@ -60,6 +62,20 @@ async def _default_opener(
     port: str, baud: int, on_write: Callable[[bytes], None] | None
 ) -> ByteLink:
     return await open_link(port, baud=baud, on_write=on_write)
+
+
+@runtime_checkable
+class PacedDriver(Protocol):
+    """A driver that knows when its device's next reading is due (the Nonin's).
+
+    After each read the supervisor asks it, and a ``SerialLink`` takes no bytes
+    before then (``SerialLink.hold``): one wake-up per reading instead of one per
+    few bytes (issue 6).
+    """
+
+    def read_again_in_s(self) -> float:
+        """Seconds the link may wait before its next read (a reading not delayed)."""
+        ...
 
 
 class DeviceSupervisor:
@@ -103,10 +119,12 @@ class DeviceSupervisor:
             healthy_after_s=HEALTHY_AFTER_S,
         )
         self.driver: DeviceDriver = spec.driver_factory(name)
+        self._paced = self.driver if isinstance(self.driver, PacedDriver) else None
         self.decoder: Decoder[object] = spec.decoder_factory()
         self.state: LinkState | None = None
         self._errors = ErrorRateWindow(window_s=PARSE_ERROR_WINDOW_S)
         self._failures = 0
+        self._last_valid = 0.0
 
     @property
     def stats(self) -> DecoderStats:
@@ -176,19 +194,30 @@ class DeviceSupervisor:
         self.driver.on_link_up(link)
         self._set_state(LinkState.UP)
         _LOGGER.info("device %s connected on %s", self.name, self.port)
-        last_valid = self._clock.monotonic()
+        self._last_valid = self._clock.monotonic()
+        # Only a SerialLink can hold (fault-injecting links in tests cannot).
+        holder = link if isinstance(link, SerialLink) else None
+        paced = self._paced
         while True:
-            silent = self._clock.monotonic() - last_valid
-            limit = (
-                self._reopen_after_s
-                if self.state is LinkState.STALE
-                else self._stale_after_s
-            )
-            wait = None if math.isinf(limit) else max(limit - silent, 0.01)
+            # One watchdog timer for many reads: it is not moved on every valid
+            # frame (an ``asyncio.timeout`` per read cost a timer each time), so
+            # when it fires, the silence is measured again and only a real one
+            # counts; otherwise it is armed again for the new deadline.
             try:
-                async with asyncio.timeout(wait):
-                    data = await link.read()
+                async with asyncio.timeout_at(self._watchdog_deadline()) as watchdog:
+                    while True:
+                        data = await link.read()
+                        valid = self._handle_bytes(data)
+                        if paced is not None and holder is not None:
+                            holder.hold(paced.read_again_in_s())
+                        if valid:
+                            self._last_valid = self._clock.monotonic()
+                            if self.state is LinkState.STALE:
+                                self._set_state(LinkState.UP)
+                                watchdog.reschedule(self._watchdog_deadline())
             except TimeoutError:
+                if self._clock.monotonic() - self._last_valid < self._silence_limit():
+                    continue  # valid frames came meanwhile: not silent
                 if self.state is LinkState.STALE:
                     raise DeviceDisconnected(
                         f"{self.port}: silent for {self._reopen_after_s:g} s; reopening"
@@ -199,11 +228,20 @@ class DeviceSupervisor:
                     self.name,
                     self._stale_after_s,
                 )
-                continue
-            if self._handle_bytes(data):
-                last_valid = self._clock.monotonic()
-                if self.state is LinkState.STALE:
-                    self._set_state(LinkState.UP)
+
+    def _silence_limit(self) -> float:
+        """Seconds of silence before the next step: stale, or (when stale) reopen."""
+        if self.state is LinkState.STALE:
+            return self._reopen_after_s
+        return self._stale_after_s
+
+    def _watchdog_deadline(self) -> float | None:
+        """The loop time at which the silence limit is reached (None: never)."""
+        limit = self._silence_limit()
+        if math.isinf(limit):
+            return None
+        silent = self._clock.monotonic() - self._last_valid
+        return asyncio.get_running_loop().time() + max(limit - silent, 0.01)
 
     def _handle_bytes(self, data: bytes) -> bool:
         """Decode and dispatch; return whether a valid frame arrived."""

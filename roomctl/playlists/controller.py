@@ -12,9 +12,12 @@ How it plays:
   deck reports ``STARTED``, the controller fades it in while it fades the other one
   out: an equal-power crossfade (``ramp.py``). Tracks also crossfade into each other
   ``crossfade_s`` before the end.
-- Every volume is computed here, each ``tick_s`` (100 ms by default), as
-  ``level x duck x transport x deck fade`` and sent only when it changed: the player
-  never ramps on its own (ecosystem.md §3.1).
+- Every volume is computed here, each ``tick_s`` (100 ms by default) while anything
+  moves, as ``level x duck x transport x deck fade`` and sent only when it changed:
+  the player never ramps on its own (ecosystem.md §3.1). While nothing moves (a
+  track simply playing), the mixer does not tick: it sleeps until the next thing
+  due (a start timeout, the end-of-track crossfade), a command or a player event,
+  and at most ``IDLE_TICK_MAX_S`` (issue 6: the 10 Hz tick cost CPU all session).
 - Queues come from ``library.choose_queue``: never an excluded track; unheard tracks
   first; when everything was heard, repeats with a notice (a therapist would rather
   hear a repeat than silence). A phase whose playlist is empty or fully excluded falls
@@ -35,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import math
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -90,6 +94,9 @@ COMPONENT = "music"
 QUICK_FADE_S = 0.5
 #: Volume changes smaller than this (percent) are not sent to the player.
 _VOLUME_EPSILON = 0.05
+
+#: Longest the mixer sleeps when nothing moves (see ``_next_tick_s``).
+IDLE_TICK_MAX_S = 1.0
 
 #: Give up after this many failed tracks in a row at most (a whole playlist's worth,
 #: but at least 3), so a folder of broken files cannot spin.
@@ -240,6 +247,11 @@ class _Pending:
     fade_in_s: float
 
 
+def _volume(base: float, slot: _Slot, now: float) -> float:
+    """A deck's volume at ``now``: the base volume through its fade, 0-100."""
+    return min(max(base * slot.fade.value_at(now), 0.0), 100.0)
+
+
 def builtin_source(settings: MusicSettings) -> BuiltinSource:
     """The default built-in source: generate (or reuse) cached WAVs, load the playlist.
 
@@ -313,6 +325,8 @@ class MusicController:
         self._builtin_failed: dict[Phase, str] = {}
         self._builtin_wanted: set[Phase] = set()
         self._prepare_wakeup = asyncio.Event()
+        #: Set by every command and player event: the mixer looks again at once.
+        self._wake = asyncio.Event()
         self._closing = threading.Event()
         # session
         self._heard: frozenset[str] = frozenset()
@@ -355,6 +369,7 @@ class MusicController:
                 names or titles); the room's ``exclusions`` setting always applies.
             seed: fixes the shuffle (e.g. the session id).
         """
+        self._wake.set()
         self._heard = frozenset(heard)
         self._excluded = frozenset(self._settings.exclusions) | frozenset(excluded)
         self._seed = seed
@@ -385,6 +400,7 @@ class MusicController:
 
         If it is playing, it fades out at once into the next track.
         """
+        self._wake.set()
         self._excluded = self._excluded | {key}
         for phase, queue in self._queues.items():
             self._queues[phase] = deque(t for t in queue if not track_matches(t, {key}))
@@ -402,6 +418,7 @@ class MusicController:
         A phase change does not undo a pause or stop: ``play()`` then starts the new
         phase's music.
         """
+        self._wake.set()
         if phase == self._phase:
             return
         self._phase = phase
@@ -433,12 +450,14 @@ class MusicController:
 
     def skip(self) -> None:
         """Crossfade (``skip_crossfade_s``) to the next track of the phase."""
+        self._wake.set()
         if self._transport is _Transport.PLAY and self._phase in MUSIC_PHASES:
             self._failures = 0
             self._start_next(self._settings.skip_crossfade_s)
 
     def set_volume(self, percent: float) -> None:
         """Ramp the level to ``percent`` (until the next phase change)."""
+        self._wake.set()
         percent = min(max(percent, 0.0), 100.0)
         self._user_level = percent
         self._level = self._level.to(
@@ -449,6 +468,7 @@ class MusicController:
 
     def pause(self) -> None:
         """Fade out (``pause_fade_s``) and pause where the track is."""
+        self._wake.set()
         if self._transport is not _Transport.PLAY:
             return
         self._transport = _Transport.PAUSING
@@ -458,6 +478,7 @@ class MusicController:
 
     def play(self) -> None:
         """Resume after a pause (fading in), or start the phase's music again."""
+        self._wake.set()
         now = self._clock.monotonic()
         match self._transport:
             case _Transport.PAUSING | _Transport.PAUSED:
@@ -482,6 +503,7 @@ class MusicController:
 
     def stop(self) -> None:
         """Fade out (``pause_fade_s``) and stop; ``play()`` starts again."""
+        self._wake.set()
         self._pending = None
         if self._transport in {_Transport.STOPPING, _Transport.STOPPED}:
             return
@@ -495,6 +517,7 @@ class MusicController:
 
     def duck(self, on: bool) -> None:  # noqa: FBT001 - reads as duck(True)/duck(False)
         """Lower the music to ``duck_percent`` of its level (alarm), or restore it."""
+        self._wake.set()
         if on == self._ducked:
             return
         self._ducked = on
@@ -591,6 +614,7 @@ class MusicController:
         self._closing.clear()
         self._builtin_failed.clear()  # a restart tries again (e.g. cache now writable)
         self._prepare_wakeup = asyncio.Event()
+        self._wake = asyncio.Event()
         self._player.open()
         self._running = True
         try:
@@ -611,15 +635,32 @@ class MusicController:
     async def _event_loop(self) -> None:
         while True:
             event = await self._player.next_event()
+            self._wake.set()
             try:
                 self._on_player_event(event)
             except PlayerError as exc:
                 self._notice(f"the music player failed: {exc}")
 
     async def _tick_loop(self) -> None:
+        tick_s = self._settings.tick_s
         while True:
-            await self._sleep(self._settings.tick_s)
+            delay = self._next_tick_s(self._clock.monotonic())
+            if delay <= tick_s:
+                await self._sleep(tick_s)
+            else:
+                await self._idle(delay)
             self.tick()
+
+    async def _idle(self, delay: float) -> None:
+        """Sleep ``delay`` seconds, or until a command or a player event wakes us."""
+        self._wake.clear()
+        sleeper = asyncio.ensure_future(self._sleep(delay))
+        woken = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait((sleeper, woken), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            woken.cancel()
 
     async def _prepare_loop(self) -> None:
         if self._library_loading and self._settings.library_dir is not None:
@@ -640,6 +681,7 @@ class MusicController:
             else:
                 self._builtin[phase] = playlist
                 _LOGGER.info("built-in music ready for %s", phase)
+            self._wake.set()
             self._sources_changed()
 
     async def _load_library(self, root: Path) -> None:
@@ -659,6 +701,7 @@ class MusicController:
             for problem in library.problems:
                 self._notice(problem)
         self._library_loading = False
+        self._wake.set()
         self._sources_changed()
 
     # ------------------------------------------------------------ engine
@@ -685,6 +728,66 @@ class MusicController:
         self._maybe_crossfade_at_end()
         self._send_volumes(now)
 
+    def _next_tick_s(self, now: float) -> float:
+        """Seconds until the mixer must look again (``tick_s`` while anything moves).
+
+        Something moves while a ramp or a deck's fade runs, a deck fades out, a track
+        waits for a deck, the transport is pausing or stopping, or a volume has not
+        reached the player. Otherwise the next thing due is a track's start timeout
+        or the end-of-track crossfade; commands and player events wake the mixer
+        earlier (``_wake``). It never sleeps longer than ``IDLE_TICK_MAX_S``.
+        """
+        tick_s = self._settings.tick_s
+        if (
+            self._pending is not None
+            or self._transport in {_Transport.PAUSING, _Transport.STOPPING}
+            or not self._level.done(now)
+            or not self._duck.done(now)
+            or not self._transport_ramp.done(now)
+        ):
+            return tick_s
+        playing = self._transport is _Transport.PLAY
+        due = IDLE_TICK_MAX_S
+        base = self._base_volume(now)
+        for slot in self._slots:
+            if slot.role is _Role.OUTGOING or (
+                slot.role is _Role.MAIN
+                and (not slot.fade.done(now) or slot.sent != _volume(base, slot, now))
+            ):
+                return tick_s
+            if slot.role is _Role.STARTING and playing:
+                timeout_at = slot.loaded_mono + self._settings.start_timeout_s
+                due = min(due, timeout_at - now + tick_s)
+        crossfade_in = self._until_crossfade()
+        if crossfade_in is None:
+            return tick_s  # the player does not know yet: ask again soon
+        return max(min(due, crossfade_in), tick_s)
+
+    def _until_crossfade(self) -> float | None:
+        """Seconds until the end-of-track crossfade is due (<= 0: now).
+
+        ``math.inf`` when none is awaited (no main track, already asked for, not
+        playing); ``None`` when the player cannot tell the position or length yet.
+        """
+        main = self._main()
+        if (
+            main is None
+            or main.next_requested
+            or self._transport is not _Transport.PLAY
+            or self._phase not in MUSIC_PHASES
+        ):
+            return math.inf
+        try:
+            length = self._player.length_s(main.deck)
+            position = self._player.position_s(main.deck)
+        except PlayerError:
+            return None
+        if length is None or position is None:
+            return None
+        # Short tracks cross over at a third of their length at the latest.
+        lead = min(self._settings.crossfade_s, length / 3)
+        return length - position - (lead + self._settings.tick_s)
+
     def _advance_transport(self, now: float) -> None:
         if not self._transport_ramp.done(now):
             return
@@ -701,40 +804,29 @@ class MusicController:
             self._transport_ramp = Ramp.hold(1.0)
 
     def _maybe_crossfade_at_end(self) -> None:
+        left = self._until_crossfade()
         main = self._main()
-        if (
-            main is None
-            or main.next_requested
-            or self._transport is not _Transport.PLAY
-            or self._phase not in MUSIC_PHASES
-        ):
-            return
-        try:
-            length = self._player.length_s(main.deck)
-            position = self._player.position_s(main.deck)
-        except PlayerError:
-            return
-        if length is None or position is None:
-            return
-        # Short tracks cross over at a third of their length at the latest.
-        lead = min(self._settings.crossfade_s, length / 3)
-        if length - position <= lead + self._settings.tick_s:
+        if main is not None and left is not None and left <= 0:
             main.next_requested = True
             self._start_next(self._settings.crossfade_s)
 
-    def _send_volumes(self, now: float) -> None:
-        base = (
+    def _base_volume(self, now: float) -> float:
+        """Level x duck x transport at ``now``: a deck's volume before its fade."""
+        return (
             self._level.value_at(now)
             * self._duck.value_at(now)
             * self._transport_ramp.value_at(now)
         )
+
+    def _send_volumes(self, now: float) -> None:
+        base = self._base_volume(now)
         settled = all(
             ramp.done(now) for ramp in (self._level, self._duck, self._transport_ramp)
         )
         for slot in self._slots:
             if slot.role not in {_Role.MAIN, _Role.OUTGOING}:
                 continue
-            volume = min(max(base * slot.fade.value_at(now), 0.0), 100.0)
+            volume = _volume(base, slot, now)
             if slot.sent is not None and (
                 volume == slot.sent
                 # Tiny steps wait, but a finished ramp always lands exactly.

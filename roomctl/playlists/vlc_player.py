@@ -68,8 +68,19 @@ __all__ = [
 _LOGGER = logging.getLogger(__name__)
 
 #: Arguments every instance gets: audio only, quiet (libVLC's own chatter would go
-#: to stderr, which is the daemon's JSON log), no X11.
-BASE_ARGS: Final[tuple[str, ...]] = ("--no-video", "--quiet", "--no-xlib")
+#: to stderr, which is the daemon's JSON log), no X11, and the SoX resampler first.
+#: libVLC runs its resampler on every audio block, even when the track's rate is the
+#: output's (it corrects clock drift with it). Left to choose, libVLC 3.0.24 picks
+#: libsamplerate, and the thread that runs it took 0.21-0.25 % of a core for one
+#: 22,050 Hz stereo track into ``adummy``; with soxr (same package,
+#: ``vlc-plugin-base``) 0.05-0.09 % (issue 6). ``any`` keeps libVLC's choice when
+#: soxr is missing.
+BASE_ARGS: Final[tuple[str, ...]] = (
+    "--no-video",
+    "--quiet",
+    "--no-xlib",
+    "--audio-resampler=soxr,any",
+)
 
 #: libVLC's "no value" for get_time/get_length and failed calls.
 _VLC_FAILED = -1
@@ -505,6 +516,12 @@ class VlcPlayer:
             d.events.event_attach(event_type, self._hop, _Raw(d.index, d.load_id, kind))
             d.attached.append(event_type)
 
+    def _detach_kind(self, d: _Deck, kind: str) -> None:
+        event_type = self._event_types()[kind]
+        if event_type in d.attached:
+            d.events.event_detach(event_type)
+            d.attached.remove(event_type)
+
     def _detach(self, d: _Deck) -> None:
         for event_type in d.attached:
             d.events.event_detach(event_type)
@@ -586,6 +603,9 @@ class VlcPlayer:
         if d.announced or d.player.get_time() <= 0:
             return None
         self._go_live(d)
+        # Live: the clock's further moves (several a second, each one a hop to the
+        # loop) tell nothing more; positions are read when wanted (position_s).
+        self._detach_kind(d, "time")
         return self._announce(d)
 
     def _fail(self, d: _Deck, reason: str) -> PlayerEvent:

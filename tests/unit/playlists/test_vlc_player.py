@@ -458,3 +458,36 @@ def test_pulse_session_detection(
     assert vlc_player.sound_output_available()
     monkeypatch.setenv("PULSE_SERVER", "unix:/x")
     assert vlc_player._pulse_session()
+
+
+async def test_clock_events_stop_once_live_and_return_with_the_next_load(
+    fake_vlc: FakeVlc, track: Path
+) -> None:
+    # libVLC reports its clock several times a second; once a deck is live those
+    # reports say nothing new, so they no longer hop to the loop (issue 6, CPU).
+    player = VlcPlayer.for_output("alsa")
+    player.open()
+    # libVLC's resampler runs on every block: the cheaper soxr first (issue 6).
+    assert "--audio-resampler=soxr,any" in fake_vlc.args[0]
+    mp = fake_vlc.players[0]
+    player.load(0, track)
+    assert set(mp.events.handlers) == {"time", "end", "error"}
+    mp.time_ms = 50
+    mp.events.fire("time")
+    assert (await asyncio.wait_for(player.next_event(), 1)).kind is (
+        DeckEventKind.STARTED
+    )
+    assert set(mp.events.handlers) == {"end", "error"}
+    mp.events.fire("end")  # the end of the track still arrives
+    assert (await asyncio.wait_for(player.next_event(), 1)).kind is (
+        DeckEventKind.ENDED
+    )
+    mp.time_ms = 0
+    load_id = player.load(0, track)
+    assert set(mp.events.handlers) == {"time", "end", "error"}
+    mp.time_ms = 40
+    mp.events.fire("time")
+    started = await asyncio.wait_for(player.next_event(), 1)
+    assert (started.kind, started.load_id) == (DeckEventKind.STARTED, load_id)
+    player.close()
+    assert mp.events.handlers == {}
