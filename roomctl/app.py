@@ -199,6 +199,7 @@ class Daemon:
                 clock=self.clock,
                 stale_after_s=device.stale_after_s,
                 capture=self.capture,
+                parse_error_window_s=settings.alarms.link.parse_error_window_s,
             )
             for name, device in settings.devices.items()
             if device.enabled

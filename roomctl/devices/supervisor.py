@@ -98,6 +98,7 @@ class DeviceSupervisor:
         stale_after_s: float | None = None,
         reopen_after_s: float = DEFAULT_REOPEN_AFTER_S,
         capture: CaptureWriter | None = None,
+        parse_error_window_s: float = PARSE_ERROR_WINDOW_S,
         opener: Opener | None = None,
         backoff: Backoff | None = None,
     ) -> None:
@@ -122,7 +123,7 @@ class DeviceSupervisor:
         self._paced = self.driver if isinstance(self.driver, PacedDriver) else None
         self.decoder: Decoder[object] = spec.decoder_factory()
         self.state: LinkState | None = None
-        self._errors = ErrorRateWindow(window_s=PARSE_ERROR_WINDOW_S)
+        self._errors = ErrorRateWindow(window_s=parse_error_window_s)
         self._failures = 0
         self._last_valid = 0.0
 
