@@ -396,7 +396,7 @@ def test_replay_applies_the_records_before_a_file_that_is_not_utf8() -> None:
 
 
 def _garbled_capture() -> str:
-    """Two minutes of Nonin traffic, three bytes flipped in every read from 20 to 60 s."""
+    """Two minutes of Nonin traffic, 3 bytes flipped in every read from 20 to 60 s."""
     header = json.loads(HEADER)
     lines = [json.dumps(header)]
     oximeter = NoninDf2Model(TYPICAL, 3)
