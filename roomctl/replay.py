@@ -135,6 +135,8 @@ class _Device:
     failed_seen: int = 0
     #: When the share is looked at next (virtual time).
     errors_due: float = -math.inf
+    #: The share last given to the engine.
+    reported_ratio: float = 0.0
 
 
 @dataclass(slots=True)
@@ -317,7 +319,10 @@ class Replayer:
                     frames=device.frames_seen, checksum_errors=device.failed_seen
                 ),
             )
-            if ratio is not None:
+            if ratio is not None and ratio != device.reported_ratio:
+                # Only a new share can change the link rule (the engine starts at
+                # 0); the engine is ticked every virtual second anyway.
+                device.reported_ratio = ratio
                 self.pipeline.decoder_errors(record.dev, ratio, now)
         if completed:
             device.last_valid_t = now
