@@ -56,6 +56,7 @@ from roomctl.events import (
     PhaseChanged,
     ReadingReceived,
     StateSnapshot,
+    TechnicalNotice,
 )
 from roomctl.mqtt.outbox import Outbox
 from roomctl.mqtt.settings import is_topic_level
@@ -166,8 +167,11 @@ BRIDGED_EVENTS: tuple[type[Event], ...] = (
     CommandHandled,
     ReadingReceived,
     StateSnapshot,
+    TechnicalNotice,
 )
-#: Events that go to the ``events`` topic (contracts.md §4: every other §3 event).
+#: Events that go to the ``events`` topic (contracts.md §4: every other §3 event),
+#: and technical notices in words (the record cannot be written, a light does not
+#: answer, a blood pressure is due): the console's log shows them.
 _EVENT_TOPIC_TYPES = (
     EpisodeChanged,
     PhaseChanged,
@@ -175,6 +179,7 @@ _EVENT_TOPIC_TYPES = (
     DeviceLost,
     DeviceStale,
     CommandHandled,
+    TechnicalNotice,
 )
 
 #: The bridge's bus queue. Critical events are never dropped by the bus; readings are,
@@ -308,8 +313,13 @@ class MqttBridge:
         if client is None:
             raise MqttUnavailable("not connected to the MQTT broker")
         try:
-            await client.publish(
-                topic, payload, qos=qos, retain=retain, timeout=PUBLISH_TIMEOUT_S
+            await _publish(
+                client,
+                topic,
+                payload,
+                qos=qos,
+                retain=retain,
+                deadline_s=PUBLISH_TIMEOUT_S,
             )
         except aiomqtt.MqttError as exc:
             raise MqttUnavailable(str(exc) or type(exc).__name__) from exc
@@ -548,8 +558,13 @@ class MqttBridge:
                     "the MQTT broker refused the subscription to %s (its ACL?)",
                     topic_filter,
                 )
-        await client.publish(
-            self.topics.status, b"online", qos=1, retain=True, timeout=PUBLISH_TIMEOUT_S
+        await _publish(
+            client,
+            self.topics.status,
+            b"online",
+            qos=1,
+            retain=True,
+            deadline_s=PUBLISH_TIMEOUT_S,
         )
         if settings.ha_discovery:
             await self._announce(client)
@@ -580,8 +595,8 @@ class MqttBridge:
             prefix=settings.ha_prefix,
             scenes=settings.ha_light_scenes,
         ):
-            await client.publish(
-                topic, payload, qos=1, retain=True, timeout=PUBLISH_TIMEOUT_S
+            await _publish(
+                client, topic, payload, qos=1, retain=True, deadline_s=PUBLISH_TIMEOUT_S
             )
 
     async def _serve(self, client: aiomqtt.Client) -> None:
@@ -605,13 +620,15 @@ class MqttBridge:
                 await self._send_outbox(client)
                 state = self._state_pending
                 if state is not None:  # the final state, whatever the 1 s pacing
-                    await client.publish(
-                        self.topics.state, state.payload, qos=1, retain=True
+                    await _publish(
+                        client, self.topics.state, state.payload, qos=1, retain=True
                     )
                     self._state_published, self._state_pending = state, None
         try:
             async with asyncio.timeout(OFFLINE_ON_SHUTDOWN_S):
-                await client.publish(self.topics.status, b"offline", qos=1, retain=True)
+                await _publish(
+                    client, self.topics.status, b"offline", qos=1, retain=True
+                )
         except (aiomqtt.MqttError, TimeoutError) as exc:
             _LOGGER.warning("could not tell the MQTT broker we are going: %s", exc)
         if len(self._outbox):
@@ -624,8 +641,8 @@ class MqttBridge:
 
     async def _send_outbox(self, client: aiomqtt.Client) -> None:
         while (item := self._outbox.peek()) is not None:
-            await client.publish(
-                item.topic, item.payload, qos=1, timeout=PUBLISH_TIMEOUT_S
+            await _publish(
+                client, item.topic, item.payload, qos=1, deadline_s=PUBLISH_TIMEOUT_S
             )
             # Only now, after the PUBACK: a message in flight when the link dropped
             # is sent again after the reconnect (subscribers drop repeats by seq).
@@ -645,18 +662,21 @@ class MqttBridge:
         while True:
             self._live_ready.clear()
             while self._vitals:
-                await client.publish(self.topics.vitals, self._vitals.popleft(), qos=0)
+                await _publish(
+                    client, self.topics.vitals, self._vitals.popleft(), qos=0
+                )
             wait_s: float | None = None
             if self._state_pending is not None:
                 wait_s = self._state_next_s - loop.time()
                 if wait_s <= 0:
                     state = self._state_pending
-                    await client.publish(
+                    await _publish(
+                        client,
                         self.topics.state,
                         state.payload,
                         qos=1,
                         retain=True,
-                        timeout=PUBLISH_TIMEOUT_S,
+                        deadline_s=PUBLISH_TIMEOUT_S,
                     )
                     self._state_published = state
                     if self._state_pending is state:
@@ -707,7 +727,9 @@ class MqttBridge:
         while True:
             while self._replies:
                 topic, payload = self._replies[0]
-                await client.publish(topic, payload, qos=1, timeout=PUBLISH_TIMEOUT_S)
+                await _publish(
+                    client, topic, payload, qos=1, deadline_s=PUBLISH_TIMEOUT_S
+                )
                 self._replies.popleft()
             self._replies_ready.clear()
             await self._replies_ready.wait()
@@ -790,6 +812,31 @@ class MqttBridge:
             verb,
             error,
         )
+
+
+async def _publish(
+    client: aiomqtt.Client,
+    topic: str,
+    payload: bytes,
+    *,
+    qos: int,
+    retain: bool = False,
+    deadline_s: float | None = None,
+) -> None:
+    """``client.publish``, never losing a cancellation.
+
+    aiomqtt 2.x waits for the PUBACK with ``asyncio.wait_for``, which in Python 3.11
+    returns the result and drops a cancellation that arrives as the PUBACK does
+    (fixed in 3.12). The publishing task then ran on, and the daemon's shutdown
+    waited for it for ever, its record's final flush with it (found by
+    tests/faults/test_output_faults.py). A cancellation requested during the publish
+    is raised here.
+    """
+    task = asyncio.current_task()
+    before = 0 if task is None else task.cancelling()
+    await client.publish(topic, payload, qos=qos, retain=retain, timeout=deadline_s)
+    if task is not None and task.cancelling() > before:
+        raise asyncio.CancelledError
 
 
 def _code(code: int | ReasonCode) -> int:

@@ -1,0 +1,1 @@
+"""Fault suites (issue 8): the real daemon and simulators under faults, with figures."""
