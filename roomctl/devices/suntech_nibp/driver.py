@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, TypeVar
@@ -239,43 +240,26 @@ def bp_data_reading(
     Returns:
         The reading.
     """
+    no_values = functools.partial(
+        NibpReading,
+        device=device,
+        systolic_mmhg=None,
+        diastolic_mmhg=None,
+        map_mmhg=None,
+        pulse_rate_bpm=None,
+        received_mono=received_mono,
+        received_at=received_at,
+    )
     if frame.error_code:
-        return NibpReading(
-            device=device,
-            systolic_mmhg=None,
-            diastolic_mmhg=None,
-            map_mmhg=None,
-            pulse_rate_bpm=None,
+        return no_values(
             status=ReadingStatus.DEVICE_ERROR,
             error_code=frame.error_code,
             error_text=error_text(frame.error_code),
-            received_mono=received_mono,
-            received_at=received_at,
         )
     if frame.systolic_mmhg == 0 and frame.diastolic_mmhg == 0:
-        return NibpReading(
-            device=device,
-            systolic_mmhg=None,
-            diastolic_mmhg=None,
-            map_mmhg=None,
-            pulse_rate_bpm=None,
-            status=ReadingStatus.DEVICE_ERROR,
-            error_text=NO_RESULT_TEXT,
-            received_mono=received_mono,
-            received_at=received_at,
-        )
+        return no_values(status=ReadingStatus.DEVICE_ERROR, error_text=NO_RESULT_TEXT)
     if (why := out_of_range_text(frame)) is not None:
-        return NibpReading(
-            device=device,
-            systolic_mmhg=None,
-            diastolic_mmhg=None,
-            map_mmhg=None,
-            pulse_rate_bpm=None,
-            status=ReadingStatus.QUESTIONABLE,
-            error_text=why,
-            received_mono=received_mono,
-            received_at=received_at,
-        )
+        return no_values(status=ReadingStatus.QUESTIONABLE, error_text=why)
     return NibpReading(
         device=device,
         systolic_mmhg=frame.systolic_mmhg,
