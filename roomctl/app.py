@@ -93,6 +93,7 @@ class Daemon:
             bus=self.bus,
             clock=self.clock,
             flush_interval_s=settings.record.flush_interval_s,
+            on_health=lambda error: self._record_health("record", error),
         )
         #: The session's start: t = 0 of the engine, the capture and the state.
         self.started_at = self.clock.now_utc()
@@ -171,7 +172,12 @@ class Daemon:
         self.capture: CaptureWriter | None = None
         if resumed is not None:
             # The session's capture goes on: no new header, the same time axis.
-            self.capture = CaptureWriter(resumed.capture_path, None, start_mono=0.0)
+            self.capture = CaptureWriter(
+                resumed.capture_path,
+                None,
+                start_mono=0.0,
+                on_health=lambda error: self._record_health("capture", error),
+            )
             self.room_state.add_provider("resumed", lambda _now: resumed.state())
         elif settings.record.capture:
             self.capture = CaptureWriter(
@@ -188,6 +194,7 @@ class Daemon:
                     infusion_min=settings.session.infusion_min,
                 ),
                 start_mono=self.started_mono,
+                on_health=lambda error: self._record_health("capture", error),
             )
         self.supervisors = [
             DeviceSupervisor(
@@ -209,6 +216,10 @@ class Daemon:
             for sup in self.supervisors
             if sup.spec.category == "nibp" and hasattr(sup.driver, "measure")
         ]
+
+    def _record_health(self, part: str, error: str | None) -> None:
+        """A part of the record failed to write, or writes again: ``tech.record``."""
+        self.pipeline.record_health(part, error, self.clock.monotonic())
 
     def _nibp_controller(self, supervisor: DeviceSupervisor) -> NibpController:
         # hasattr above: only drivers that can start a measurement get a controller.

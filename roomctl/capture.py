@@ -26,12 +26,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, TextIO, TypeAlias
 
 from roomctl.commands import CommandInvalid, validate_command
-from roomctl.errors import CaptureError
+from roomctl.errors import CaptureError, write_error_in_words
 from roomctl.events import CommandVerb, Role, Route
 from roomctl.readings import LinkState, ProtocolId
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from pathlib import Path
 
 _LOGGER = logging.getLogger(__name__)
@@ -326,9 +326,17 @@ class CaptureWriter:
     """
 
     def __init__(
-        self, path: Path, header: CaptureHeader | None, *, start_mono: float
+        self,
+        path: Path,
+        header: CaptureHeader | None,
+        *,
+        start_mono: float,
+        on_health: Callable[[str | None], None] | None = None,
     ) -> None:
         self.path = path
+        #: Told on the loop when writes start failing (the reason in words) and when
+        #: they succeed again (``None``): the daemon's ``tech.record`` alarm.
+        self.on_health = on_health
         self._start_mono = start_mono
         self._lines: list[str] = []
         if header is not None:
@@ -405,9 +413,29 @@ class CaptureWriter:
         try:
             self._write_pending()
         except OSError as exc:
-            if not self._failed:
-                _LOGGER.error("capture %s: cannot write: %s", self.path, exc)
-            self._failed = True
+            self._failing(exc)
+        else:
+            self._writing()
+
+    def _failing(self, exc: OSError) -> None:
+        if self._failed:
+            return
+        self._failed = True
+        _LOGGER.error(
+            "capture %s: cannot write (%s); lines are kept in memory and retried",
+            self.path,
+            exc,
+        )
+        if self.on_health is not None:
+            self.on_health(write_error_in_words(exc))
+
+    def _writing(self) -> None:
+        if not self._failed:
+            return
+        self._failed = False
+        _LOGGER.warning("capture %s: writing again; nothing was lost", self.path)
+        if self.on_health is not None:
+            self.on_health(None)
 
     async def run(self) -> None:
         """Write buffered lines every ``CAPTURE_FLUSH_INTERVAL_S`` until cancelled."""
@@ -419,11 +447,9 @@ class CaptureWriter:
                 try:
                     await asyncio.to_thread(self._write_pending)
                 except OSError as exc:
-                    if not self._failed:
-                        _LOGGER.error("capture %s: cannot write: %s", self.path, exc)
-                    self._failed = True
+                    self._failing(exc)
                 else:
-                    self._failed = False
+                    self._writing()
         finally:
             self.flush_now()
 

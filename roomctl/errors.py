@@ -17,6 +17,18 @@ exception type escapes an adapter.
 
 from __future__ import annotations
 
+import errno
+
+#: Write failures a disk reports, as a nurse or an admin reads them.
+_WRITE_ERRNO_WORDS = {
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is used up",
+    errno.EROFS: "the disk is read-only",
+    errno.EIO: "the disk reports an input/output error",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+}
+
 
 class RoomctlError(Exception):
     """Base of every error roomctl raises on purpose."""
@@ -102,3 +114,24 @@ class ExportError(RoomctlError):
     The message says what to fix in words a clinic admin understands: the file
     suffix, the ``host:port``, or what the HL7 receiver answered.
     """
+
+
+def write_error_in_words(exc: Exception) -> str:
+    """Why a file or database write failed, in words (no jargon where it is known).
+
+    >>> write_error_in_words(OSError(errno.ENOSPC, "No space left on device"))
+    'the disk is full'
+    >>> write_error_in_words(Exception("database or disk is full"))
+    'the disk is full'
+    >>> write_error_in_words(Exception("attempt to write a readonly database"))
+    'the disk is read-only'
+    """
+    if isinstance(exc, OSError) and exc.errno in _WRITE_ERRNO_WORDS:
+        return _WRITE_ERRNO_WORDS[exc.errno]
+    text = str(exc) or type(exc).__name__
+    lowered = text.lower()
+    if "full" in lowered:
+        return "the disk is full"
+    if "readonly" in lowered or "read-only" in lowered:
+        return "the disk is read-only"
+    return text

@@ -43,6 +43,10 @@ class Engine(Protocol):
         """An operator command; ``(events, None)`` or ``([], reason refused)``."""
         ...
 
+    def record_health(self, part: str, error: str | None, now: float) -> list[Event]:
+        """A part of the session record was written (``None``) or failed to be."""
+        ...
+
 
 class ReadingPipeline:
     """Takes readings, link changes, ticks and commands; publishes the results."""
@@ -81,6 +85,15 @@ class ReadingPipeline:
         """Report a device's parse-error share (the link rule judges it)."""
         if self.engine is not None:
             self._publish_all(self.engine.decoder_errors(device, error_ratio, now))
+
+    def record_health(self, part: str, error: str | None, now: float) -> None:
+        """Report whether a part of the session record is being written.
+
+        ``part``: ``record`` (the database) or ``capture``; ``error``: why a write
+        failed, in words, or ``None`` once one succeeded (``tech.record``).
+        """
+        if self.engine is not None:
+            self._publish_all(self.engine.record_health(part, error, now))
 
     def tick(self, now: float) -> None:
         """Let time-based rules run (called at least once a second)."""

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from importlib import resources
 from typing import TYPE_CHECKING
 
-from roomctl.errors import RecordError
+from roomctl.errors import RecordError, write_error_in_words
 from roomctl.events import (
     Command,
     OutputFailed,
@@ -39,7 +39,7 @@ from roomctl.eventstream import event_type, to_payload
 from roomctl.readings import NibpReading
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
     from pathlib import Path
 
     from roomctl.bus import EventBus, Subscription
@@ -239,16 +239,6 @@ def session_tracks(conn: sqlite3.Connection, session_id: str) -> set[str]:
     }
 
 
-def _in_words(exc: sqlite3.Error) -> str:
-    """A write error as the nurse and the admin read it."""
-    text = str(exc) or type(exc).__name__
-    if "full" in text.lower():
-        return "the disk is full"
-    if "readonly" in text.lower() or "read-only" in text.lower():
-        return "the disk is read-only"
-    return text
-
-
 def _role_of(event: Event) -> str | None:
     by = getattr(event, "by", None)
     return None if by is None else str(by)
@@ -279,8 +269,12 @@ class Recorder:
         bus: EventBus,
         clock: Clock,
         flush_interval_s: float = 0.25,
+        on_health: Callable[[str | None], None] | None = None,
     ) -> None:
         self._path = path
+        #: Told on the loop when writes start failing (the reason in words) and when
+        #: they succeed again (``None``): the daemon's ``tech.record`` alarm.
+        self._on_health = on_health
         self._bus = bus
         self._clock = clock
         self._flush_interval_s = flush_interval_s
@@ -507,6 +501,8 @@ class Recorder:
                 else f"{lost} readings were lost (too many to keep)"
             )
             _LOGGER.warning("session record: writing again; %s", outcome)
+            if self._on_health is not None:
+                self._on_health(None)
             self._notice(
                 "The session record is being written again: what was kept in memory "
                 f"while the disk refused it is saved now; {outcome}."
@@ -563,11 +559,14 @@ class Recorder:
                     error=f"cannot write the session record: {exc}",
                 )
             )
+            reason = write_error_in_words(exc)
             self._notice(
-                f"The session record cannot be written ({_in_words(exc)}). Readings "
+                f"The session record cannot be written ({reason}). Readings "
                 "and events are kept in memory and saved as soon as the disk takes "
                 "them again. Alarms are not affected."
             )
+            if self._on_health is not None:
+                self._on_health(reason)
 
     def _notice(self, text: str) -> None:
         """Tell the nurse (MQTT ``events``, the console's log) and the record."""

@@ -91,6 +91,7 @@ from roomctl.alarms.technical import (
     SIGNAL_TEXT,
     DataLostRule,
     LinkRule,
+    RecordRule,
     SignalQualityRule,
 )
 from roomctl.events import (
@@ -138,7 +139,8 @@ _SIGNAL, _DATA, _OVERDUE, _QUESTIONABLE, _LINKS, _MISSING = (
     1024,
     2048,
 )
-_GROUPS = 12
+_RECORD = 4096
+_GROUPS = 13
 _ALL = (1 << _GROUPS) - 1
 
 
@@ -216,6 +218,7 @@ class AlarmEngine:
             else None
         )
         self._links = {name: LinkRule(name, policy.link) for name in sorted(devices)}
+        self._record = RecordRule(policy.record)
         self._parts = (("bp",) if NIBP in categories else ()) + (
             ("hr", "spo2") if OXIMETER in categories else ()
         )
@@ -275,6 +278,7 @@ class AlarmEngine:
             lambda _now: [self._questionable.assertion()],
             self._assert_links,
             lambda _now: [self._baseline_missing()],
+            lambda _now: [self._record.assertion()],
         )
         self._handlers: dict[CommandVerb, Callable[[Command, float], _Outcome]] = {
             CommandVerb.PHASE: self._cmd_phase,
@@ -336,6 +340,20 @@ class AlarmEngine:
         self._link(device).errors(error_ratio, now)
         self._links_busy = True
         self._dirty |= _LINKS
+        return self._finish(now, [])
+
+    def record_health(self, part: str, error: str | None, now: float) -> list[Event]:
+        """A part of the session record (``record``, ``capture``) was written or not.
+
+        ``error`` is the reason in words when a write failed, ``None`` when one
+        succeeded; ``tech.record`` is raised after ``record.delay_s`` of failure.
+
+        Raises:
+            ValueError: an unknown part (see ``technical.RECORD_PARTS``).
+        """
+        now = self._clock(now)
+        self._record.health(part, error, now)
+        self._dirty |= _RECORD
         return self._finish(now, [])
 
     def tick(self, now: float) -> list[Event]:
@@ -637,16 +655,12 @@ class AlarmEngine:
                 self._dirty |= _SIGNAL
         if self._links_busy:
             self._follow_links(now)
+        if self._record.busy:
+            self._follow_record(now)
         if now >= self._overdue_due:
             self._follow_overdue(now)
-        overdue = self._overdue_since
-        if overdue is not None:
-            # Its text counts the minutes, its value the seconds.
-            age = now - overdue[0]
-            shown = (round(age), f"{age / 60:.0f}")
-            if shown != self._overdue_shown:
-                self._overdue_shown = shown
-                self._dirty |= _OVERDUE
+        if self._overdue_since is not None:
+            self._follow_overdue_age(now, self._overdue_since[0])
         if self._bp_response.rise_active and self._rise_is_late(now) != self._rise_late:
             self._dirty |= _RISE
 
@@ -671,6 +685,21 @@ class AlarmEngine:
             busy = busy or link.active or not link.healthy
         self._links_busy = busy
         self._dirty |= _LINKS
+
+    def _follow_overdue_age(self, now: float, since: float) -> None:
+        # Its text counts the minutes, its value the seconds.
+        age = now - since
+        shown = (round(age), f"{age / 60:.0f}")
+        if shown != self._overdue_shown:
+            self._overdue_shown = shown
+            self._dirty |= _OVERDUE
+
+    def _follow_record(self, now: float) -> None:
+        record = self._record
+        active = record.active
+        record.advance(now)
+        if record.active != active:
+            self._dirty |= _RECORD
 
     def _rise_is_late(self, now: float) -> bool:
         deadline = self._session.rise_deadline()

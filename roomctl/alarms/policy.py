@@ -405,6 +405,20 @@ class LinkPolicy(PolicyModel):
     """Window the device supervisor computes that share over (s)."""
 
 
+class RecordPolicy(PolicyModel):
+    """``tech.record``: the session record (database or capture) cannot be written.
+
+    Not a row of alarm-policy.md's table: roomctl's own technical alarm for its
+    record, in the spirit of the "Serial link / daemon" row. The readings and events
+    are kept in memory meanwhile, and alarms are unaffected.
+    """
+
+    delay_s: Seconds = 5
+    """Writes failing this long (s) raise it (a file locked for a moment does not)."""
+    priority: AlarmPriority = MEDIUM
+    """Priority."""
+
+
 # ------------------------------------------------------------------ session
 
 
@@ -521,6 +535,8 @@ class AlarmPolicy(PolicyModel):
     """``tech.nibp.questionable``: implausible NIBP readings."""
     link: LinkPolicy = LinkPolicy()
     """``tech.link.<device>``: serial links."""
+    record: RecordPolicy = RecordPolicy()
+    """``tech.record``: the session record cannot be written."""
     baseline: BaselinePolicy = BaselinePolicy()
     """How the baseline is computed; ``tech.baseline_missing``."""
     infusion: InfusionPolicy = InfusionPolicy()
@@ -788,7 +804,7 @@ def _spo2_rows(policy: AlarmPolicy) -> list[tuple[str, ...]]:
 
 def _technical_rows(policy: AlarmPolicy) -> list[tuple[str, ...]]:
     overdue, plaus = policy.nibp_overdue, policy.nibp_plausibility
-    link, base = policy.link, policy.baseline
+    link, base, record = policy.link, policy.baseline, policy.record
     return [
         (
             "tech.nibp.overdue",
@@ -832,6 +848,14 @@ def _technical_rows(policy: AlarmPolicy) -> list[tuple[str, ...]]:
             _p(base.missing_priority),
             "no",
             "the missing part is entered",
+        ),
+        (
+            "tech.record",
+            "the session record or capture cannot be written (disk full, I/O error)",
+            f"{_g(record.delay_s)} s",
+            _p(record.priority),
+            "no",
+            "both are written again",
         ),
     ]
 

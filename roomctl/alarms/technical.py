@@ -20,6 +20,11 @@ Decisions on the policy's ambiguities:
   before any frame): LOW at 10 s, MEDIUM at 30 s (15 s during the infusion); once
   frames come back it clears after 5 s of frames without a gap longer than the sample
   hold. Its text keeps the length of the gap, so the clearing event logs it.
+- ``tech.record`` (roomctl's own row, not alarm-policy.md's) holds while some part of
+  the session record (the database, the capture file) has failed to write for
+  ``delay_s``; it clears once every part is written again. The first reason given
+  stays in its text until the part is written again, so the text does not change
+  while the fault lasts.
 - A link with no news yet counts as healthy; a device that never connects shows up as
   ``tech.spo2.data_lost`` or ``tech.nibp.overdue`` instead. A link that is up but
   garbled (``decoder_errors`` above the ratio) is unhealthy like a lost one.
@@ -34,7 +39,12 @@ from roomctl.events import AlarmKind
 from roomctl.readings import LinkState, Metric, ReadingStatus
 
 if TYPE_CHECKING:
-    from roomctl.alarms.policy import LinkPolicy, Spo2DataPolicy, Spo2SignalPolicy
+    from roomctl.alarms.policy import (
+        LinkPolicy,
+        RecordPolicy,
+        Spo2DataPolicy,
+        Spo2SignalPolicy,
+    )
 
 #: Oximeter statuses that are signal-quality INOPs, and their display text.
 SIGNAL_TEXT: dict[ReadingStatus, str] = {
@@ -266,4 +276,66 @@ class LinkRule:
             else self._error_ratio,
             limit=self._policy.delay_s,
             resolution=f"link healthy for {self._policy.clear_after_s:g} s",
+        )
+
+
+#: The parts of the session record, and how the alarm names them.
+RECORD_PARTS: dict[str, str] = {
+    "record": "Session record",
+    "capture": "capture file",
+}
+
+
+class RecordRule:
+    """``tech.record``."""
+
+    def __init__(self, policy: RecordPolicy) -> None:
+        self._policy = policy
+        #: Parts failing now: the first reason in words, and since when.
+        self.failing: dict[str, tuple[str, float]] = {}
+        self.active = False
+
+    def health(self, part: str, error: str | None, now: float) -> None:
+        """A part of the record was written (``error`` ``None``) or failed to be.
+
+        Raises:
+            ValueError: ``part`` is not one of ``RECORD_PARTS``.
+        """
+        if part not in RECORD_PARTS:
+            raise ValueError(f"unknown part of the record: {part!r}")
+        if error is None:
+            self.failing.pop(part, None)
+        elif part not in self.failing:
+            self.failing[part] = (error, now)
+
+    @property
+    def busy(self) -> bool:
+        """Failing or alarming: ``advance`` may change something."""
+        return self.active or bool(self.failing)
+
+    def advance(self, now: float) -> None:
+        """Raise or clear at ``now``."""
+        if not self.failing:
+            self.active = False
+            return
+        since = min(start for _reason, start in self.failing.values())
+        if now - since >= self._policy.delay_s:
+            self.active = True
+
+    def assertion(self) -> Assertion | None:
+        """The condition in force, if any."""
+        if not self.active:
+            return None
+        parts = [part for part in RECORD_PARTS if part in self.failing]
+        names = " and ".join(RECORD_PARTS[part] for part in parts)
+        names = names[0].upper() + names[1:]
+        reasons = sorted({reason for reason, _start in self.failing.values()})
+        return Assertion(
+            code="tech.record",
+            priority=self._policy.priority,
+            kind=AlarmKind.TECHNICAL,
+            text=f"{names} not saved: {'; '.join(reasons)} (kept in memory)",
+            value="+".join(parts),
+            limit=self._policy.delay_s,
+            resolution="the record is written again",
         )

@@ -168,6 +168,7 @@ class Outcome:
     freed_at: float = 0.0
     recovered_at: float = 0.0
     alarms_while_full: int = 0
+    codes_while_full: list[tuple[str, str]] = field(default_factory=list)
     published_readings: int = 0
     published_alarms: list[tuple[str, str]] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
@@ -194,6 +195,9 @@ async def _fill_and_free(room: Room, watcher: Watcher, disk: Path) -> Outcome:
     alarms_before = len(room.tap.alarms())
     await asyncio.sleep(FULL_FOR_S)
     out.alarms_while_full = len(room.tap.alarms()) - alarms_before
+    out.codes_while_full = [
+        (a.code, a.transition.value) for a in room.tap.alarms()[alarms_before:]
+    ]
     ballast.unlink()
     out.freed_at = time.monotonic()
     written = recorder.written[0]
@@ -244,6 +248,7 @@ async def test_a_full_disk_is_told_alarms_go_on_and_nothing_is_lost(
             out = await _fill_and_free(room, watcher, small_disk)
         await asyncio.sleep(0.5)  # the last events on MQTT
         mqtt_notices = watcher.notices()
+        mqtt_alarms = list(watcher.alarms)
     finally:
         watching.cancel()
         with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
@@ -261,6 +266,7 @@ async def test_a_full_disk_is_told_alarms_go_on_and_nothing_is_lost(
         detected_after_s=round(out.failed_at - out.full_at, 2),
         resumed_after_s=round(out.recovered_at - out.freed_at, 2),
         alarm_transitions_while_full=out.alarms_while_full,
+        alarm_codes_while_full=sorted({c for c, _t in out.codes_while_full}),
         mqtt_latency_before=describe(out.before),
         mqtt_latency_while_full=describe(out.while_full),
         readings_published=out.published_readings,
@@ -279,6 +285,19 @@ async def test_a_full_disk_is_told_alarms_go_on_and_nothing_is_lost(
     assert readings == out.published_readings
     assert [(c, t) for c, t, _at in alarms] == out.published_alarms
     assert rx == out.bytes_in
+    # A clear technical alarm while the disk is full, gone once it is written again.
+    record_alarm = [
+        (d["transition"], d["priority"], d.get("text"))
+        for _at, d in mqtt_alarms
+        if d["code"] == "tech.record"
+    ]
+    # (Unacknowledged for 2 min of session time, it also gets louder: "reminded".)
+    transitions = [t for t, _p, _x in record_alarm if t != "reminded"]
+    assert transitions == ["raised", "cleared"], record_alarm
+    assert record_alarm[0][1] == "medium"
+    assert "not saved: the disk is full" in str(record_alarm[0][2])
+    # ... and the physiological alarms kept coming while it was.
+    assert any(c == "spo2.low" for c, _t in out.codes_while_full)
     said = [n for n in mqtt_notices if "session record" in n]
     assert len(said) == 2, mqtt_notices
     assert "cannot be written (the disk is full)" in said[0]

@@ -25,6 +25,7 @@ from roomctl.readings import Metric, Reading, ReadingStatus
 from roomctl.recorder import PROBE_ROWS, Recorder
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
     from roomctl.clock import VirtualClock
@@ -46,9 +47,15 @@ def reading(clock: VirtualClock, n: int) -> ReadingReceived:
     )
 
 
-def make(tmp_path: Path, clock: VirtualClock) -> tuple[EventBus, Recorder]:
+def make(
+    tmp_path: Path,
+    clock: VirtualClock,
+    on_health: Callable[[str | None], None] | None = None,
+) -> tuple[EventBus, Recorder]:
     bus = EventBus()
-    recorder = Recorder(path=tmp_path / "record.sqlite", bus=bus, clock=clock)
+    recorder = Recorder(
+        path=tmp_path / "record.sqlite", bus=bus, clock=clock, on_health=on_health
+    )
     recorder.open()
     recorder.start_session(
         SessionOpened(
@@ -101,7 +108,8 @@ def test_a_batch_the_disk_cuts_short_leaves_nothing_behind(
 async def test_a_full_record_is_told_retried_once_a_second_and_loses_nothing(
     tmp_path: Path, clock: VirtualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    bus, recorder = make(tmp_path, clock)
+    health: list[str | None] = []
+    bus, recorder = make(tmp_path, clock, health.append)
     told = bus.open(OutputFailed, TechnicalNotice, name="test")
     tries: list[int] = []
     real_write = recorder._write
@@ -130,11 +138,14 @@ async def test_a_full_record_is_told_retried_once_a_second_and_loses_nothing(
     await recorder.flush()  # due again: a small probe, not the backlog
     assert tries[-1] == PROBE_ROWS
     assert len(tries) == 3
+    # The alarm engine is told once that writes fail (tech.record), not per try.
+    assert health == ["the disk is full"]
     cap_size(recorder, 10_000)  # space is back
     await asyncio.sleep(0.25)
     await recorder.flush()
     assert tries[-2:] == [PROBE_ROWS, 3000 - PROBE_ROWS]
     assert count(tmp_path) == 3010
+    assert health == ["the disk is full", None]
     recorder.close()
     said = []
     while (event := told.get_nowait()) is not None:

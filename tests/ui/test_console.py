@@ -34,6 +34,7 @@ from tests.ui.fakes import (
     HR_RISE,
     ROOM,
     FakeSource,
+    alarm,
     live_room,
     room_state,
 )
@@ -137,6 +138,32 @@ async def test_alarm_banner_and_list_show_text_value_limit_and_state(
     ]
     assert "spo2.desat | high physiological | value 83 | limit 85" in text
     assert "Resolves: SpO2 >= 92 % for 30 s, then reset" in text
+
+
+async def test_a_record_that_cannot_be_written_is_a_technical_alarm_in_the_banner(
+    make_console: Callable[..., RoomConsole],
+) -> None:
+    record = alarm(
+        "tech.record",
+        "medium",
+        "Session record not saved: the disk is full (kept in memory)",
+        value="record",
+        limit=5.0,
+        raised_s_ago=12,
+        resolution="the record is written again",
+    )
+    app = make_console(alarm_source(record))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        text = screen_text(app)
+        tiles = list(app.screen.query(VitalTile))
+        # It is about the room's record, not a vital sign: no tile takes its colour.
+        assert not any(t.has_class("-medium") for t in tiles)
+    banner = next(line for line in text.splitlines() if "Session record" in line)
+    assert "** Session record not saved: the disk is full" in banner
+    assert "NOT ACK" in banner
+    assert "tech.record | medium technical" in text
+    assert "Resolves: the record is written again" in text
 
 
 async def test_flashing_only_while_unacknowledged(

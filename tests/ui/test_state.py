@@ -189,6 +189,7 @@ def test_alarms_are_ordered_by_priority_then_unacknowledged_then_newest() -> Non
         ("tech.link.oximeter", {Tile.SPO2, Tile.PULSE}),
         ("tech.link.nibp", {Tile.NIBP}),
         ("tech.baseline_missing", set()),
+        ("tech.record", set()),
     ],
 )
 def test_each_alarm_colours_its_tiles(code: str, tiles: set[Tile]) -> None:

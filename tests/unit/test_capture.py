@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import asyncio
 import collections
+import contextlib
 import dataclasses
 import io
 import json
+import os
 import random
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -145,6 +148,50 @@ async def test_capture_writer_round_trips(tmp_path: Path) -> None:
     assert items[4] == OpRecord(
         line=5, t=3.0, verb=CommandVerb.NOTE, args={"text": "calm"}, by=Role.NURSE
     )
+
+
+async def test_capture_writer_tells_a_full_disk_and_its_end_and_loses_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # /dev/full refuses every write with ENOSPC, as a full disk does: it is put
+    # under the writer's file descriptor, then the real file is put back.
+    monkeypatch.setattr("roomctl.capture.CAPTURE_FLUSH_INTERVAL_S", 0.01)
+    health: list[str | None] = []
+    path = tmp_path / "s1.jsonl"
+    header = CaptureHeader(
+        room="room-1",
+        started_at=datetime(2026, 11, 21, 9, tzinfo=UTC),
+        devices={"oximeter": ProtocolId.NONIN_DF2},
+    )
+    writer = CaptureWriter(path, header, start_mono=0.0, on_health=health.append)
+    real = os.dup(writer._fd)
+    full = os.open("/dev/full", os.O_WRONLY)
+    try:
+        os.dup2(full, writer._fd)
+        writer.rx("oximeter", b"\x01", 1.0)
+        writer.flush_now()
+        writer.rx("oximeter", b"\x02", 2.0)
+        running = asyncio.create_task(writer.run())
+        await asyncio.sleep(0.1)  # several failed tries: told once
+        assert health == ["the disk is full"]
+        os.dup2(real, writer._fd)
+        writer.rx("oximeter", b"\x03", 3.0)
+        for _ in range(100):
+            await asyncio.sleep(0.01)
+            if len(health) == 2:
+                break
+        assert health == ["the disk is full", None]
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+    finally:
+        os.close(full)
+        os.close(real)
+    writer.close()
+    with path.open() as stream:
+        _header, records = read_capture(stream, str(path))
+        data = [r.data for r in records if isinstance(r, BytesRecord)]
+    assert data == [b"\x01", b"\x02", b"\x03"]
 
 
 # ---------------------------------------------------------------- the fast path

@@ -27,6 +27,7 @@ CODES = [
     "tech.nibp.questionable",
     "tech.link.<device>",
     "tech.baseline_missing",
+    "tech.record",
 ]
 
 

@@ -246,3 +246,89 @@ def test_baseline_missing_only_for_configured_signals() -> None:
     assert room.state().alarms[-1].text == (
         "Baseline missing: HR, SpO2; relative rules for it are off"
     )
+
+
+RECORD = "tech.record"
+
+
+def _record(room: Room, t: float, part: str, error: str | None) -> None:
+    room.events.extend(room.engine.record_health(part, error, t))
+
+
+def test_record_failing_5_s_raises_medium_and_clears_once_written_again() -> None:
+    room = Room(devices=(OX,))
+    room.prepare()
+    _record(room, 100.0, "record", "the disk is full")
+    room.run(104, spo2=97, pr=70)
+    assert room.alarms(RECORD) == []
+    room.run(105, spo2=97, pr=70)
+    [alarm] = [a for a in room.state().alarms if a.code == RECORD]
+    assert alarm.text == "Session record not saved: the disk is full (kept in memory)"
+    assert alarm.kind.value == "technical"
+    room.run(130, spo2=97, pr=70)
+    _record(room, 130.5, "record", None)
+    room.run(140, spo2=97, pr=70)
+    assert room.alarms(RECORD) == [
+        Logged(105.0, RECORD, "raised", "medium"),
+        Logged(130.5, RECORD, "cleared", "medium"),
+    ]
+    assert RECORD not in {a.code for a in room.state().alarms}
+
+
+def test_a_write_failing_for_a_moment_raises_nothing() -> None:
+    room = Room(devices=(OX,))
+    room.prepare()
+    _record(room, 100.0, "record", "database is locked")
+    room.run(103, spo2=97, pr=70)
+    _record(room, 103.0, "record", None)
+    room.run(200, spo2=97, pr=70)
+    assert room.alarms(RECORD) == []
+
+
+def test_record_and_capture_failing_are_one_alarm_until_both_write_again() -> None:
+    room = Room(devices=(OX,))
+    room.prepare()
+    _record(room, 100.0, "capture", "the disk is full")
+    room.run(102, spo2=97, pr=70)
+    _record(room, 102.0, "record", "the disk is full")
+    _record(room, 103.0, "record", "the disk quota is used up")  # first reason kept
+    room.run(110, spo2=97, pr=70)
+    [alarm] = [a for a in room.state().alarms if a.code == RECORD]
+    assert alarm.text == (
+        "Session record and capture file not saved: the disk is full (kept in memory)"
+    )
+    _record(room, 120.0, "record", None)
+    room.run(125, spo2=97, pr=70)
+    [alarm] = [a for a in room.state().alarms if a.code == RECORD]
+    assert alarm.text == "Capture file not saved: the disk is full (kept in memory)"
+    _record(room, 125.0, "capture", None)
+    room.run(130, spo2=97, pr=70)
+    assert room.alarms(RECORD) == [
+        Logged(105.0, RECORD, "raised", "medium"),
+        Logged(125.0, RECORD, "cleared", "medium"),
+    ]
+
+
+def test_two_reasons_are_both_said_and_the_alarm_can_be_acknowledged() -> None:
+    room = Room(devices=(OX,))
+    room.prepare()
+    _record(room, 100.0, "record", "the disk is full")
+    _record(room, 100.0, "capture", "the disk is read-only")
+    room.run(110, spo2=97, pr=70)
+    [alarm] = [a for a in room.state().alarms if a.code == RECORD]
+    assert alarm.text == (
+        "Session record and capture file not saved: the disk is full; the disk is "
+        "read-only (kept in memory)"
+    )
+    assert room.command(CommandVerb.ACKNOWLEDGE, 111.0, code=RECORD) is None
+    assert [a.transition for a in room.alarms(RECORD)] == ["raised", "acknowledged"]
+
+
+def test_a_record_fault_is_policy_and_unknown_parts_are_refused() -> None:
+    policy = AlarmPolicy.model_validate({"record": {"delay_s": 0, "priority": "high"}})
+    room = Room(devices=(OX,), policy=policy)
+    room.prepare()
+    _record(room, 100.0, "record", "the disk is full")
+    assert room.alarms(RECORD) == [Logged(100.0, RECORD, "raised", "high")]
+    with pytest.raises(ValueError, match="unknown part of the record: 'logs'"):
+        room.engine.record_health("logs", "the disk is full", 101.0)
