@@ -341,9 +341,13 @@ class CaptureWriter:
         self._lines: list[str] = []
         if header is not None:
             self._lines.append(json.dumps(header.to_json()))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Health data: owner-only from the first byte.
-        self._fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600)
+        self._fd = -1
+        try:
+            self._open()
+        except OSError as exc:
+            # A full or read-only disk at start: the file is opened by the first
+            # write the disk takes; meanwhile the lines wait in memory.
+            _LOGGER.error("capture %s: cannot create it yet: %s", path, exc)
         # Lines taken from ``_lines`` but not yet on disk. A write the disk cuts short
         # (full) goes on later from the first byte it did not take: a line is never
         # written twice, nor left half-written (tests/faults/test_disk_full.py).
@@ -352,6 +356,12 @@ class CaptureWriter:
         # Taking the buffered lines and writing them is one step under this lock, so
         # the thread's writes and ``flush_now`` never reorder lines.
         self._lock = threading.Lock()
+
+    def _open(self) -> None:
+        if self._fd < 0:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # Health data: owner-only from the first byte.
+            self._fd = os.open(self.path, os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600)
 
     def _t(self, mono: float) -> float:
         return round(max(0.0, mono - self._start_mono), 4)
@@ -396,6 +406,7 @@ class CaptureWriter:
 
     def _write(self, lines: list[str]) -> None:
         self._unwritten += "".join(f"{line}\n" for line in lines).encode()
+        self._open()
         while self._unwritten:
             written = os.write(self._fd, self._unwritten)
             del self._unwritten[:written]

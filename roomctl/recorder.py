@@ -62,6 +62,15 @@ PROBE_ROWS = 256
 #: ``TechnicalNotice.component`` of the record's notices.
 NOTICE_COMPONENT = "record"
 
+_INSERT_SESSION = (
+    "INSERT OR IGNORE INTO sessions"
+    " (id, room, started_at, route, infusion_min, patient_ref)"
+    " VALUES (?, ?, ?, ?, ?, ?)"
+)
+
+#: What a write (or opening the file) raises when the disk refuses it.
+WRITE_ERRORS = (sqlite3.Error, OSError)
+
 #: How long shutdown may spend on the final flush.
 FINAL_FLUSH_TIMEOUT_S = 1.5
 
@@ -104,12 +113,16 @@ def connect(path: Path) -> sqlite3.Connection:
         # Health data: the file is readable by its owner only, from its first byte.
         os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
     conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-    conn.execute("PRAGMA journal_mode = WAL")
-    # In WAL mode NORMAL survives a process crash (SIGKILL); only power loss may lose
-    # the last transactions.
-    conn.execute("PRAGMA synchronous = NORMAL")
-    conn.execute("PRAGMA foreign_keys = ON")
-    migrate(conn)
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")
+        # In WAL mode NORMAL survives a process crash (SIGKILL); only power loss may
+        # lose the last transactions.
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        migrate(conn)
+    except BaseException:
+        conn.close()
+        raise
     return conn
 
 
@@ -283,6 +296,9 @@ class Recorder:
         self._session_id: str | None = None
         self._pending_readings: list[tuple[object, ...]] = []
         self._pending_events: list[tuple[object, ...]] = []
+        #: Statements that set the session row up (start, resume), run first in the
+        #: next write's transaction: on a disk that refuses writes they wait, in order.
+        self._setup: list[tuple[str, tuple[object, ...]]] = []
         self._failing = False
         #: While failing: the loop time of the next try, and readings dropped for
         #: want of memory (``MAX_PENDING_ROWS``).
@@ -304,25 +320,37 @@ class Recorder:
         self.written = [0, 0]
 
     def open(self) -> None:
-        """Open and migrate the record file (call before ``run``)."""
+        """Open and migrate the record file (call before ``run``).
+
+        A file that cannot be opened or created (a full or read-only disk) does not
+        stop the room: the fault is reported as any failed write is, and the file is
+        opened by the first write the disk takes.
+        """
         try:
             self._conn = connect(self._path)
-        except (sqlite3.Error, OSError) as exc:
-            raise RecordError(
-                f"cannot open the session record {self._path}: {exc}"
-            ) from exc
+        except WRITE_ERRORS as exc:
+            _LOGGER.error(
+                "session record: cannot open %s (%s); the room runs and the record "
+                "is opened as soon as the disk allows",
+                self._path,
+                exc,
+            )
+            self._report_failure(exc)
+
+    def _connection(self) -> sqlite3.Connection:
+        """The open record, opening it first if it could not be opened before."""
+        if self._conn is None:
+            self._conn = connect(self._path)
+        return self._conn
 
     def start_session(
         self, opened: SessionOpened, room: str, patient_ref: str | None = None
     ) -> None:
-        """Write the session row (synchronously: it is small and comes first)."""
-        conn = self._require_conn()
+        """Write the session row (at once: it is small and comes first)."""
         self._session_id = opened.session_id
-        with conn:
-            conn.execute(
-                "INSERT OR IGNORE INTO sessions"
-                " (id, room, started_at, route, infusion_min, patient_ref)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
+        self._setup.append(
+            (
+                _INSERT_SESSION,
                 (
                     opened.session_id,
                     room,
@@ -332,21 +360,25 @@ class Recorder:
                     patient_ref,
                 ),
             )
+        )
+        self.record_now([])
 
     def resume_session(self, opened: SessionOpened) -> None:
         """Take up an unfinished session again (crash resume): it is running again."""
-        conn = self._require_conn()
         self._session_id = opened.session_id
-        with conn:
-            conn.execute(
-                "UPDATE sessions SET ended_at = NULL WHERE id = ?", (opened.session_id,)
+        self._setup.append(
+            (
+                "UPDATE sessions SET ended_at = NULL WHERE id = ?",
+                (opened.session_id,),
             )
+        )
+        self.record_now([])
 
     def heard_tracks(self, patient_ref: str | None) -> set[str]:
         """Track ids this patient heard in earlier sessions (empty without a ref)."""
-        if patient_ref is None:
+        if patient_ref is None or self._conn is None:
             return set()
-        rows = self._require_conn().execute(
+        rows = self._conn.execute(
             "SELECT DISTINCT json_extract(e.payload, '$.track_id') FROM events e"
             " JOIN sessions s ON s.id = e.session_id"
             " WHERE e.type = 'music' AND s.patient_ref = ? AND s.id != ?",
@@ -418,11 +450,11 @@ class Recorder:
         rows: list[tuple[object, ...]] = []
         for event in events:
             self._rows(event, self._session_id, readings, rows)
-        if not readings and not rows:
+        if not readings and not rows and not self._setup:
             return
         try:
             self._write(readings, rows)
-        except sqlite3.Error as exc:
+        except WRITE_ERRORS as exc:
             self._restore(readings, rows)
             self._report_failure(exc)
         else:
@@ -431,13 +463,16 @@ class Recorder:
     def _write(
         self, readings: list[tuple[object, ...]], events: list[tuple[object, ...]]
     ) -> None:
-        conn = self._require_conn()
+        conn = self._connection()
         # One transaction for the whole batch. The connection is in autocommit mode
         # (``isolation_level=None``), where ``with conn`` alone opens none and every
         # row commits by itself: a batch cut short by a full disk then left its first
         # rows written, and the retry wrote them twice (tests/faults/test_disk_full).
         conn.execute("BEGIN")
         try:
+            setup = list(self._setup)
+            for statement, parameters in setup:
+                conn.execute(statement, parameters)
             conn.executemany(
                 "INSERT INTO readings (session_id, ts, device, metric, value, status)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
@@ -449,6 +484,7 @@ class Recorder:
                 events,
             )
             conn.execute("COMMIT")
+            del self._setup[: len(setup)]
         except Exception:
             # SQLite keeps the transaction open after a failed COMMIT (SQLITE_FULL):
             # roll it back so the batch is all or nothing.
@@ -522,7 +558,7 @@ class Recorder:
         if self._failing and loop.time() < self._retry_at:
             return
         probing = self._failing
-        while self._pending_readings or self._pending_events:
+        while self._pending_readings or self._pending_events or self._setup:
             readings, events = (
                 self._take_oldest(PROBE_ROWS) if probing else self._take()
             )
@@ -532,7 +568,7 @@ class Recorder:
                 # A write that has started runs to its end even if we are cancelled;
                 # final_flush() waits for it.
                 await asyncio.shield(asyncio.wrap_future(future))
-            except sqlite3.Error as exc:
+            except WRITE_ERRORS as exc:
                 self._inflight = None
                 self._restore(readings, events)
                 self._report_failure(exc)
@@ -542,7 +578,7 @@ class Recorder:
             self._written(readings, events)
             probing = False
 
-    def _report_failure(self, exc: sqlite3.Error) -> None:
+    def _report_failure(self, exc: Exception) -> None:
         if not self._failing:
             self._failing = True
             _LOGGER.error(
@@ -587,10 +623,10 @@ class Recorder:
             try:
                 future.result(timeout=FINAL_FLUSH_TIMEOUT_S)
                 self._written(readings, events)
-            except (sqlite3.Error, concurrent.futures.TimeoutError):
+            except (*WRITE_ERRORS, concurrent.futures.TimeoutError):
                 self._restore(readings, events)
         self._drain()
-        if not self._pending_readings and not self._pending_events:
+        if not self._pending_readings and not self._pending_events and not self._setup:
             return
         readings, events = self._take()
         try:
@@ -598,7 +634,7 @@ class Recorder:
                 timeout=FINAL_FLUSH_TIMEOUT_S
             )
             self._written(readings, events)
-        except (sqlite3.Error, concurrent.futures.TimeoutError) as exc:
+        except (*WRITE_ERRORS, concurrent.futures.TimeoutError) as exc:
             self._restore(readings, events)
             _LOGGER.error(
                 "session record: final write failed, %d readings and %d events "

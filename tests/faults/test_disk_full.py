@@ -304,3 +304,78 @@ async def test_a_full_disk_is_told_alarms_go_on_and_nothing_is_lost(
     assert "Alarms are not affected" in said[0]
     assert "written again" in said[1]
     assert "nothing was lost" in said[1]
+
+
+#: How long the disk stays full from the start (real seconds; ~5 min of session time).
+FULL_AT_START_S = 8.0
+
+
+async def test_a_room_started_on_a_full_disk_runs_alarms_and_records_once_freed(
+    tmp_path: Path,
+    small_disk: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The record file does not exist yet and cannot be created: the daemon must
+    # start anyway (alarms first), raise tech.record, and create the record, with
+    # its session row and every reading, once the disk takes writes again.
+    clock = scaled(SPEED, monkeypatch)
+    port = SimPort(
+        NoninDf2Model(dips(hours=4), seed=7), link_path=tmp_path / "ox", speed=SPEED
+    )
+    ballast = fill(small_disk)
+    async with running_room(
+        tmp_path,
+        {"oximeter": (ProtocolId.NONIN_DF2.value, port)},
+        clock=clock,
+        record_dir=small_disk,
+    ) as room:
+        await wait_until(
+            "tech.record raised",
+            lambda: (
+                ("tech.record", "raised")
+                in [(a.code, a.transition.value) for a in room.tap.alarms()]
+            ),
+            15,
+        )
+        await asyncio.sleep(FULL_AT_START_S)
+        while_full = [(a.code, a.transition.value) for a in room.tap.alarms()]
+        assert room.daemon.recorder.written == [0, 0]
+        ballast.unlink()
+        await wait_until(
+            "tech.record cleared",
+            lambda: (
+                ("tech.record", "cleared")
+                in [(a.code, a.transition.value) for a in room.tap.alarms()]
+            ),
+            15,
+        )
+        await asyncio.sleep(2.0)
+        published_readings = sum(room.tap.readings.values())
+        published = [(a.code, a.transition.value) for a in room.tap.alarms()]
+        session_id = room.daemon.session_id
+        alive = room.alive()
+    readings, alarms = _recorded(small_disk / "record.sqlite")
+    conn = sqlite3.connect(small_disk / "record.sqlite")
+    try:
+        sessions = [sid for (sid,) in conn.execute("SELECT id FROM sessions")]
+    finally:
+        conn.close()
+    report(
+        "disk-full-at-start",
+        alarm_transitions_while_full=len(while_full),
+        alarm_codes_while_full=sorted({c for c, _t in while_full}),
+        readings_published=published_readings,
+        readings_recorded=readings,
+        alarms_published=len(published),
+        alarms_recorded=len(alarms),
+    )
+    assert alive
+    assert any(c == "spo2.low" for c, _t in while_full), while_full
+    assert sessions == [session_id]
+    assert readings == published_readings
+    assert [(c, t) for c, t, _at in alarms] == published
+    (capture_file,) = (small_disk / "captures").glob("*.jsonl")
+    with capture_file.open(encoding="utf-8") as stream:
+        header, records = read_capture(stream, str(capture_file))
+        assert header.room == "faults"
+        assert any(isinstance(r, BytesRecord) for r in records)

@@ -186,3 +186,55 @@ async def test_readings_dropped_for_want_of_memory_are_told(
         assert isinstance(event, TechnicalNotice)
         texts.append(event.text)
     assert "50 readings were lost" in texts[-1]
+
+
+async def test_a_record_that_cannot_be_opened_at_start_is_opened_by_a_later_flush(
+    tmp_path: Path, clock: VirtualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Its folder cannot be made (a file stands in its place), as on a full disk at
+    # start: the room must run anyway, tell it, and create the record later.
+    monkeypatch.setattr("roomctl.recorder.RETRY_WHILE_FAILING_S", 0.0)
+    blocker = tmp_path / "records"
+    blocker.write_text("not a folder")
+    bus = EventBus()
+    health: list[str | None] = []
+    told = bus.open(TechnicalNotice, name="test")
+    recorder = Recorder(
+        path=blocker / "record.sqlite", bus=bus, clock=clock, on_health=health.append
+    )
+    recorder.open()  # does not raise
+    recorder.start_session(
+        SessionOpened(
+            occurred_mono=0.0,
+            occurred_at=clock.now_utc(),
+            session_id="late-1",
+            route=Route.IV,
+            infusion_min=40,
+        ),
+        "faults",
+    )
+    assert recorder.heard_tracks("ref-1") == set()
+    for n in range(5):
+        bus.publish(reading(clock, n))
+    await recorder.flush()
+    assert len(health) == 1
+    assert health[0] is not None
+    blocker.unlink()
+    await recorder.flush()
+    assert health[1:] == [None]
+    recorder.close()
+    conn = sqlite3.connect(blocker / "record.sqlite")
+    try:
+        sessions = conn.execute("SELECT id, room, ended_at FROM sessions").fetchall()
+        (readings,) = conn.execute("SELECT COUNT(*) FROM readings").fetchone()
+    finally:
+        conn.close()
+    assert [(sid, room) for sid, room, _end in sessions] == [("late-1", "faults")]
+    assert sessions[0][2] is not None  # closed cleanly
+    assert readings == 5
+    texts = []
+    while (event := told.get_nowait()) is not None:
+        assert isinstance(event, TechnicalNotice)
+        texts.append(event.text)
+    assert "cannot be written" in texts[0]
+    assert "nothing was lost" in texts[-1]

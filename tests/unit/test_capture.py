@@ -194,6 +194,39 @@ async def test_capture_writer_tells_a_full_disk_and_its_end_and_loses_nothing(
     assert data == [b"\x01", b"\x02", b"\x03"]
 
 
+async def test_a_capture_that_cannot_be_created_yet_is_created_by_a_later_write(
+    tmp_path: Path,
+) -> None:
+    # Its folder cannot be made (a file stands in its place), as on a full disk at
+    # start: the writer is made anyway and keeps its lines until it can write them.
+    blocker = tmp_path / "captures"
+    blocker.write_text("not a folder")
+    health: list[str | None] = []
+    writer = CaptureWriter(
+        blocker / "s1.jsonl",
+        CaptureHeader(
+            room="room-1",
+            started_at=datetime(2026, 11, 21, 9, tzinfo=UTC),
+            devices={"oximeter": ProtocolId.NONIN_DF2},
+        ),
+        start_mono=0.0,
+        on_health=health.append,
+    )
+    writer.rx("oximeter", b"\x01", 1.0)
+    writer.flush_now()
+    assert len(health) == 1
+    assert health[0] is not None
+    blocker.unlink()
+    writer.rx("oximeter", b"\x02", 2.0)
+    writer.close()
+    assert health[1:] == [None]
+    with (blocker / "s1.jsonl").open() as stream:
+        header, records = read_capture(stream, "s1.jsonl")
+        data = [r.data for r in records if isinstance(r, BytesRecord)]
+    assert header.room == "room-1"
+    assert data == [b"\x01", b"\x02"]
+
+
 # ---------------------------------------------------------------- the fast path
 
 # ``iter_capture`` reads lines in the writer's own compact bytes format without the
