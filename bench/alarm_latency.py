@@ -25,7 +25,6 @@ import os
 import platform
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,13 +35,9 @@ from pathlib import Path
 
 import aiomqtt
 
+from roomctl.demo import free_port
+
 ROOM = "bench"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _line(t: int, *, sensor_off: bool) -> bytes:
@@ -120,7 +115,7 @@ async def _alarm_cycles(client: aiomqtt.Client, master: int, count: int) -> list
 async def run(count: int) -> None:
     """Start everything, measure, print the figures."""
     folder = Path(tempfile.mkdtemp(prefix="roomctl-latency-"))
-    port = _free_port()
+    port = free_port()
     (folder / "m.conf").write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n")
     broker = subprocess.Popen(  # noqa: ASYNC220 (set-up, before anything is timed)
         [

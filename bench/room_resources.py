@@ -42,7 +42,6 @@ import os
 import platform
 import shutil
 import signal
-import socket
 import statistics
 import sys
 import tempfile
@@ -53,6 +52,7 @@ from pathlib import Path
 import aiomqtt
 
 from roomctl import SAFETY_NOTICE
+from roomctl.demo import free_port
 
 ROOM = "bench"
 LIGHT = "bench/ceiling"
@@ -63,12 +63,6 @@ MUSIC_PHASES = 5
 MUSIC_TIMEOUT_S = 600
 TARGET_CPU_PERCENT = 2.0
 TARGET_RSS_MB = 80.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _percentile(values: list[float], p: float) -> float:
@@ -507,7 +501,7 @@ def _report(args: argparse.Namespace, result: Result, log: Path) -> bool:
 async def run(args: argparse.Namespace) -> int:
     """Start the room, measure, print the figures; 0 when the room really ran."""
     folder = Path(tempfile.mkdtemp(prefix="roomctl-resources-"))
-    room = Room(folder=folder, port=_free_port())
+    room = Room(folder=folder, port=free_port())
     try:
         result = await _measure(args, room, _cache_dir(args, folder))
     finally:

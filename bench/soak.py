@@ -65,7 +65,6 @@ import os
 import platform
 import shutil
 import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -81,6 +80,7 @@ from typing import TYPE_CHECKING
 
 import aiomqtt
 
+from roomctl.demo import free_port
 from roomctl.events import Phase
 from simulators.light import LightSimulator
 from simulators.nonin_df2 import NoninDf2Model
@@ -345,12 +345,6 @@ def _proc(pid: int) -> tuple[int, int, int]:
     return rss, fds, threads
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _config(folder: Path, port: int, links: dict[str, Path], *, music: bool) -> str:
     text = (
         f'[room]\nname = "{ROOM}"\n'
@@ -453,7 +447,7 @@ class Run:
 
 async def _soak(run: Run, plan: Plan, *, music: bool, trace: bool) -> None:
     folder, speed = run.folder, run.speed
-    port = _free_port()
+    port = free_port()
     (folder / "mosquitto.conf").write_text(
         f"listener {port} 127.0.0.1\nallow_anonymous true\n"
     )

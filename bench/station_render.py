@@ -66,7 +66,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import statistics
 import sys
 import tempfile
@@ -79,6 +78,7 @@ import aiomqtt
 from rich.control import Control
 from textual._compositor import CompositorUpdate
 
+from roomctl.demo import free_port
 from roomctl.ui.model import STATE_STALE_S
 from roomctl.ui.mqtt_client import MqttSource
 from roomctl.ui.source import StateReceived
@@ -113,12 +113,6 @@ TOKEN = re.compile(r"#(\d+\.\d+)")
 TARGET_P99_MS = 50.0
 #: How long the station may take to show the last states once the rooms stop.
 DRAIN_LIMIT_S = 120.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _percentile(values: list[float], p: float) -> float:
@@ -785,7 +779,7 @@ def _report(
 async def run(args: argparse.Namespace) -> int:
     """Broker, publisher, station; measure; print."""
     folder = Path(tempfile.mkdtemp(prefix="roomctl-station-"))
-    port = _free_port()
+    port = free_port()
     (folder / "m.conf").write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n")
     loads = [os.getloadavg()]
     broker = await asyncio.create_subprocess_exec(

@@ -157,7 +157,8 @@ async def _start_simulator(
     return proc
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port free on loopback right now (the demo's broker, tests, benches)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -170,7 +171,7 @@ async def _start_mosquitto(folder: Path) -> tuple[asyncio.subprocess.Process, st
         raise RuntimeError(
             "no MQTT broker: install mosquitto (make demo does) or pass --broker URL"
         )
-    port = _free_port()
+    port = free_port()
     config = folder / "mosquitto.conf"
     config.write_text(
         f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"

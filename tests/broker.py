@@ -19,18 +19,13 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from roomctl.demo import free_port
+
 if TYPE_CHECKING:
     from pathlib import Path
 
 #: How long a starting broker may take to accept connections.
 START_TIMEOUT_S = 10.0
-
-
-def free_port() -> int:
-    """A TCP port free on loopback right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def mosquitto_path() -> str:

@@ -41,12 +41,12 @@ import aiomqtt
 import numpy as np
 import pytest
 
+from roomctl.demo import free_port
 from roomctl.events import AlarmChanged, TechnicalNotice
 from roomctl.playlists.synth import write_wav
 from roomctl.readings import ProtocolId
 from simulators.light import LightSimulator
 from simulators.nonin_df2 import NoninDf2Model
-from tests.broker import free_port
 from tests.faults.room import (
     SimPort,
     describe,

@@ -31,9 +31,10 @@ import aiomqtt
 import pytest
 from paho.mqtt.reasoncodes import ReasonCode
 
+from roomctl.demo import free_port
 from roomctl.ui.mqtt_client import MqttSource
 from roomctl.ui.source import BrokerLink
-from tests.broker import ConfiguredBroker, TlsFiles, free_port, make_tls_files
+from tests.broker import ConfiguredBroker, TlsFiles, make_tls_files
 from tests.system.conftest import write_config
 
 if TYPE_CHECKING:

@@ -17,6 +17,7 @@ import pytest
 
 from roomctl.bus import EventBus
 from roomctl.clock import SystemClock
+from roomctl.demo import free_port
 from roomctl.errors import MqttUnavailable
 from roomctl.events import (
     AlarmChanged,
@@ -38,7 +39,7 @@ from roomctl.mqtt.bridge import REPLY_QUEUE_MAX, MqttBridge
 from roomctl.mqtt.outbox import SeqFilter
 from roomctl.mqtt.settings import MqttSettings
 from roomctl.readings import Metric, Reading, ReadingStatus
-from tests.broker import Broker, free_port
+from tests.broker import Broker
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from roomctl.demo import free_port
 from roomctl.ui.app import RoomConsole
 from roomctl.ui.mqtt_client import MqttSource
 from roomctl.ui.room_screen import RoomScreen
@@ -18,7 +19,6 @@ from roomctl.ui.source import (
 )
 from roomctl.ui.station import RoomTile, Station
 from roomctl.ui.widgets.chrome import ReplyBar
-from tests.broker import free_port
 from tests.ui.conftest import options, settle
 from tests.ui.fake_room import FakeRoom
 from tests.ui.fakes import DESAT, room_state
