@@ -34,7 +34,6 @@ import logging
 import math
 import secrets
 import socket
-import ssl
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -60,6 +59,7 @@ from roomctl.events import (
 )
 from roomctl.mqtt.outbox import Outbox
 from roomctl.mqtt.settings import is_topic_level
+from roomctl.mqtt.tls import TlsContext, tls_context
 from roomctl.mqtt.wire import (
     RETAINED_REFUSAL,
     CommandRequest,
@@ -76,12 +76,13 @@ from roomctl.mqtt.wire import (
 )
 
 if TYPE_CHECKING:
+    import ssl
     from collections.abc import Iterable
 
     from roomctl.bus import EventBus
     from roomctl.clock import Clock
     from roomctl.events import Command, Event
-    from roomctl.mqtt.settings import MqttSettings, MqttTlsSettings
+    from roomctl.mqtt.settings import MqttSettings
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -102,58 +103,6 @@ class _Listener:
     filters: tuple[str, ...]
     on_message: MessageHandler
     on_connected: ConnectHook | None
-
-
-class _TlsContext(ssl.SSLContext):
-    """An ``SSLContext`` that remembers the sockets it wrapped.
-
-    paho-mqtt 2.2 leaves the socket open when the TLS handshake fails (unknown CA,
-    wrong host name); the bridge closes every socket of a finished session itself
-    instead of leaving them to the garbage collector.
-    """
-
-    wrapped: list[ssl.SSLSocket]
-
-    def wrap_socket(  # noqa: PLR0917 -- SSLContext's signature
-        self,
-        sock: socket.socket,
-        server_side: bool = False,  # noqa: FBT001, FBT002 -- SSLContext's signature
-        do_handshake_on_connect: bool = True,  # noqa: FBT001, FBT002 -- same
-        suppress_ragged_eofs: bool = True,  # noqa: FBT001, FBT002 -- same
-        server_hostname: str | bytes | None = None,
-        session: ssl.SSLSession | None = None,
-    ) -> ssl.SSLSocket:
-        """Wrap ``sock`` as ``SSLContext`` does, and remember it."""
-        wrapped = super().wrap_socket(
-            sock,
-            server_side=server_side,
-            do_handshake_on_connect=do_handshake_on_connect,
-            suppress_ragged_eofs=suppress_ragged_eofs,
-            server_hostname=server_hostname,
-            session=session,
-        )
-        self.wrapped.append(wrapped)
-        return wrapped
-
-    def close_all(self) -> None:
-        """Close every socket this context wrapped (a no-op for closed ones)."""
-        for wrapped in self.wrapped:
-            wrapped.close()
-        self.wrapped.clear()
-
-
-def _tls_context(tls: MqttTlsSettings) -> _TlsContext:
-    """Load the CA and client certificate (blocking: run it in a thread)."""
-    # TLS_CLIENT: certificates required, host name checked, TLS 1.2 at least.
-    context = _TlsContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.wrapped = []
-    if tls.ca_file is None:
-        context.load_default_certs()
-    else:
-        context.load_verify_locations(cafile=tls.ca_file)
-    if tls.cert_file is not None and tls.key_file is not None:
-        context.load_cert_chain(tls.cert_file, tls.key_file)
-    return context
 
 
 #: Events the bridge takes from the bus.
@@ -485,11 +434,14 @@ class MqttBridge:
         lines = text.splitlines()
         return lines[0] if lines else ""
 
-    async def _load_tls(self) -> _TlsContext | None:
+    async def _load_tls(self) -> TlsContext | None:
         if not self._settings.use_tls:
             return None
         try:
-            return await asyncio.to_thread(_tls_context, self._settings.tls)
+            tls = self._settings.tls
+            return await asyncio.to_thread(
+                tls_context, tls.ca_file, tls.cert_file, tls.key_file
+            )
         except OSError as exc:  # ssl.SSLError is an OSError too
             raise MqttUnavailable(f"cannot load the TLS files: {exc}") from exc
 

@@ -18,13 +18,13 @@ import contextlib
 import json
 import logging
 import secrets
-import ssl
 from typing import TYPE_CHECKING
 
 import aiomqtt
 
 from roomctl.backoff import Backoff
 from roomctl.mqtt.settings import MqttSettings
+from roomctl.mqtt.tls import TlsContext, tls_context
 from roomctl.ui.source import (
     DEFAULT_REPLY_TIMEOUT_S,
     AlarmReceived,
@@ -152,13 +152,24 @@ class MqttSource:
             _LOGGER.info("console lost the broker %s: %s", self.address, detail)
             await asyncio.sleep(self._backoff.next_delay())
 
-    async def _tls(self) -> ssl.SSLContext | None:
+    async def _tls(self) -> TlsContext | None:
         if not self._settings.use_tls:
             return None
         # Loading CA files reads the disk: off the event loop.
-        return await asyncio.to_thread(ssl.create_default_context, cafile=self._cafile)
+        return await asyncio.to_thread(tls_context, self._cafile)
 
     async def _session(self, deliver: Callable[[FeedItem], None]) -> None:
+        tls = await self._tls()
+        try:
+            await self._connected(deliver, tls)
+        finally:
+            # A refused TLS handshake leaves paho's socket open (roomctl.mqtt.tls).
+            if tls is not None:
+                tls.close_all()
+
+    async def _connected(
+        self, deliver: Callable[[FeedItem], None], tls: TlsContext | None
+    ) -> None:
         settings = self._settings
         client = aiomqtt.Client(
             settings.host,
@@ -169,7 +180,7 @@ class MqttSource:
             clean_session=True,
             keepalive=settings.keepalive_s,
             timeout=settings.connect_timeout_s,
-            tls_context=await self._tls(),
+            tls_context=tls,
         )
         async with contextlib.AsyncExitStack() as stack:
             async with asyncio.timeout(settings.connect_timeout_s + 5.0):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import getpass
 import json
 import shutil
@@ -552,3 +553,32 @@ async def test_the_console_logs_in_with_a_user_password_and_the_clinics_ca(
         if isinstance(i, BrokerLink)
     ]
     assert links[0].connected, links
+
+
+async def test_the_console_refuses_a_broker_it_cannot_verify_and_leaks_no_socket(
+    secure: SecureBroker,
+) -> None:
+    # No --cafile: the system's CAs, which never signed the test broker's
+    # certificate. paho leaves the socket of a failed handshake open; the console
+    # closes it (roomctl.mqtt.tls), so collecting garbage here finds no open socket
+    # (filterwarnings=error turns a ResourceWarning into a failure).
+    gc.collect()
+    before = _open_sockets()
+    links = [
+        i
+        for i in await _console_links(secure, cafile=None, until=WAIT_S)
+        if isinstance(i, BrokerLink)
+    ]
+    assert not links[0].connected
+    assert "certificate verify failed" in links[0].detail
+    assert _open_sockets() == before
+    gc.collect()
+
+
+def _open_sockets() -> int:
+    fds = Path("/proc/self/fd")
+    count = 0
+    for fd in fds.iterdir():
+        with contextlib.suppress(OSError):
+            count += str(fd.readlink()).startswith("socket:")
+    return count
