@@ -45,13 +45,15 @@ fuzz: setup
 
 # Faults and soak, the long way (RELIABILITY.md "Faults", "Soak"): 100 unplug cycles
 # of each device and 20 broker kills (figures appended to $(SOAK_OUT)/faults.jsonl),
-# then 12 hours of a session compressed 45 times (about 16 min).
+# the daemon SIGKILLed 10 times in one session, then 12 hours of a session compressed 45 times (about 16 min).
 SOAK_OUT ?= /tmp/roomctl-soak-figures
 soak: setup
 	mkdir -p $(SOAK_OUT)
 	ROOMCTL_UNPLUG_CYCLES=100 ROOMCTL_BROKER_KILLS=20 \
 		ROOMCTL_FAULT_REPORT=$(SOAK_OUT)/faults.jsonl \
 		$(BIN)/pytest tests/faults -q -p no:cacheprovider
+	ROOMCTL_SIGKILLS=10 $(BIN)/pytest tests/system/test_crash_resume.py -k repeated_sigkills \
+		-q -s -p no:cacheprovider --timeout=600
 	$(BIN)/python -m bench.soak --hours 12 --speed 45 --out $(SOAK_OUT)/soak.json
 
 clean:

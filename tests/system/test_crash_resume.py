@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import sqlite3
 import subprocess
@@ -340,7 +341,8 @@ async def test_a_killed_daemon_continues_the_session_where_it_was(
 
 # ------------------------------------------------------------------ issue 8: faults
 
-KILLS = 10
+#: SIGKILLs in one session: 5 in ``make test``, the issue's 10 in ``make soak``.
+KILLS = int(os.environ.get("ROOMCTL_SIGKILLS", "5"))
 
 
 def captured_readings(capture: Path) -> list[tuple[float, str, float | None]]:
@@ -418,7 +420,7 @@ def lost_readings(record: Path, capture: Path, kills: list[float]) -> tuple[int,
 
 @pytest.mark.slow
 @pytest.mark.timeout(240)
-async def test_ten_sigkills_lose_no_reading_older_than_1_s_and_no_command(
+async def test_repeated_sigkills_lose_no_reading_older_than_1_s_and_no_command(
     tmp_path: Path, broker: Broker, spawn: Callable[..., Proc]
 ) -> None:
     room = "resume-10"
