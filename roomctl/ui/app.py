@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING, Unpack
+from typing import TYPE_CHECKING, TypedDict, Unpack
 
 from pydantic import ValidationError
 
@@ -62,16 +62,27 @@ class RoomConsole(ConsoleApp):
         return RoomScreen(self.room_name)
 
 
+class ConsoleTarget(TypedDict, total=False):
+    """Who the console speaks as, and how it reaches the rooms' broker."""
+
+    role: str
+    """``by`` of its commands: ``nurse`` (default) or ``therapist``."""
+    topic_root: str
+    """The daemons' ``[mqtt] topic_root`` (default ``roomctl``)."""
+    username: str | None
+    """Broker user name."""
+    password: str | None
+    """Broker password."""
+    cafile: str | None
+    """The CA (PEM) that signed an ``mqtts://`` broker's certificate."""
+
+
 def build_console(
     *,
     broker_url: str,
     room: str | None,
     station: bool,
-    role: str = "nurse",
-    topic_root: str = "roomctl",
-    username: str | None = None,
-    password: str | None = None,
-    cafile: str | None = None,
+    **target: Unpack[ConsoleTarget],
 ) -> ConsoleApp:
     """The console app for these options, reading a real broker.
 
@@ -80,6 +91,7 @@ def build_console(
     Raises:
         ValueError: a bad URL, room name, role or topic root (the message says why).
     """
+    role = target.get("role", "nurse")
     if role not in ROLES:
         raise ValueError(f"role must be one of: {', '.join(ROLES)}")
     if room is not None and not is_topic_level(room):
@@ -90,10 +102,10 @@ def build_console(
         source = MqttSource(
             broker_url,
             room=None if station or room is None else room,
-            topic_root=topic_root,
-            username=username,
-            password=password,
-            cafile=cafile,
+            topic_root=target.get("topic_root", "roomctl"),
+            username=target.get("username"),
+            password=target.get("password"),
+            cafile=target.get("cafile"),
         )
     except ValidationError as exc:
         problems = "; ".join(
@@ -110,11 +122,7 @@ def run_console(
     broker_url: str,
     room: str | None,
     station: bool,
-    role: str = "nurse",
-    topic_root: str = "roomctl",
-    username: str | None = None,
-    password: str | None = None,
-    cafile: str | None = None,
+    **target: Unpack[ConsoleTarget],
 ) -> int:
     """Run the console in this terminal until the user quits; the exit code.
 
@@ -122,16 +130,7 @@ def run_console(
     Returns 2 (with a message on stderr) for bad options, else 0.
     """
     try:
-        app = build_console(
-            broker_url=broker_url,
-            room=room,
-            station=station,
-            role=role,
-            topic_root=topic_root,
-            username=username,
-            password=password,
-            cafile=cafile,
-        )
+        app = build_console(broker_url=broker_url, room=room, station=station, **target)
     except ValueError as exc:
         print(f"roomctl console: {exc}", file=sys.stderr)  # noqa: T201
         return EXIT_BAD_INPUT
@@ -144,21 +143,14 @@ async def run_console_async(
     broker_url: str,
     room: str | None,
     station: bool,
-    role: str = "nurse",
-    topic_root: str = "roomctl",
+    **target: Unpack[ConsoleTarget],
 ) -> int:
     """``run_console`` inside a running event loop (the demo); the exit code.
 
     Raises:
         ValueError: bad options (the message says why).
     """
-    app = build_console(
-        broker_url=broker_url,
-        room=room,
-        station=station,
-        role=role,
-        topic_root=topic_root,
-    )
+    app = build_console(broker_url=broker_url, room=room, station=station, **target)
     await app.run_async()
     return EXIT_OK
 
