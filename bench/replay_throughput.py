@@ -5,8 +5,9 @@
 Generates the capture once (cached in /tmp; delete it after changing the generator),
 then replays it through the same decoders, drivers and pipeline as ``roomctl replay``
 (readings not printed), several times, and reports the best wall time, frames per
-second and the multiple of real time. The best CPU time of the process is printed as
-well: on a shared machine it shows how much of the wall time was waiting.
+second and the multiple of real time, then the range over all runs and the load average.
+The best CPU time of the process is printed as well: on a shared machine it shows how
+much of the wall time was waiting.
 """
 
 from __future__ import annotations
@@ -54,15 +55,18 @@ def main() -> None:
             f"generated {records} records in {time.perf_counter() - t0:.1f} s: {path}"
         )
     size_mb = path.stat().st_size / 1e6
-    best = best_cpu = float("inf")
+    load_before = os.getloadavg()[0]
+    walls: list[float] = []
+    cpus: list[float] = []
     summary = None
     for _ in range(args.runs):
         t0, cpu0 = time.perf_counter(), time.process_time()
         with path.open() as stream:
             summary = replay(stream, io.StringIO(), source=str(path))
-        best = min(best, time.perf_counter() - t0)
-        best_cpu = min(best_cpu, time.process_time() - cpu0)
+        walls.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - cpu0)
     assert summary is not None
+    best, best_cpu = min(walls), min(cpus)
     frames = sum(summary.frames.values())
     python = platform.python_version()
     print(f"machine: {cpu_model()}, {os.cpu_count()} cores, Python {python}")
@@ -72,6 +76,11 @@ def main() -> None:
     print(
         f"best of {args.runs}: {best:.2f} s (CPU {best_cpu:.2f} s); "
         f"{frames / best:,.0f} frames/s; {duration_s / best:,.0f}x real time"
+    )
+    print(
+        f"all runs: {best:.2f}-{max(walls):.2f} s wall, "
+        f"{duration_s / max(walls):,.0f}-{duration_s / best:,.0f}x real time; "
+        f"load average (1 min) {load_before:.2f} before, {os.getloadavg()[0]:.2f} after"
     )
 
 

@@ -57,6 +57,7 @@ from roomctl.devices.nonin_df2.protocol import (
     NoninDf2FrameBlock,
     NoninDf2PacketAssembler,
     Perfusion,
+    StatusBit,
 )
 from roomctl.readings import Metric, ProtocolId, Reading, ReadingStatus
 
@@ -107,6 +108,14 @@ PULSE_RATE_RANGE_BPM = (18.0, 321.0)
 PERFUSION_HOLD_PACKETS = 10
 
 
+#: Status bits (any frame of the packet) that make its signal ``SENSOR_OFF``.
+_SENSOR_OFF_BITS = StatusBit.SNSD.value | StatusBit.SNSA.value
+#: Status bits after which a held perfusion indication no longer applies.
+_FORGET_PERFUSION_BITS = _SENSOR_OFF_BITS | StatusBit.OOT.value
+_OOT_BIT = StatusBit.OOT.value
+_ARTF_BIT = StatusBit.ARTF.value
+
+
 def packet_status(
     packet: NoninDf2Packet, perfusion: Perfusion | None = None
 ) -> ReadingStatus:
@@ -116,24 +125,24 @@ def packet_status(
         packet: a complete packet.
         perfusion: the perfusion indication in force; ``None`` uses the packet's own.
     """
-    if perfusion is None:
-        perfusion = packet.perfusion
-    if packet.sensor_disconnected or packet.sensor_alarm:
+    # The packet's flags, read once as bits (three packets a second live, 43,200 in
+    # a 4-hour replay); the same tests as ``sensor_disconnected`` and the others.
+    bits = packet.status_bits
+    if bits & _SENSOR_OFF_BITS:
         return ReadingStatus.SENSOR_OFF
-    if packet.out_of_track:
+    if bits & _OOT_BIT:
         return ReadingStatus.SEARCHING
-    if packet.artifact:
+    if bits & _ARTF_BIT:
         return ReadingStatus.ARTIFACT
-    if perfusion is Perfusion.RED:
+    if (packet.perfusion if perfusion is None else perfusion) is Perfusion.RED:
         return ReadingStatus.LOW_PERFUSION
     return ReadingStatus.OK
 
 
 def _value_and_status(
-    value: int | None, minimum: float, maximum: float, signal: ReadingStatus
+    value: int | None, minimum: float, maximum: float
 ) -> tuple[float | None, ReadingStatus]:
-    if signal is not ReadingStatus.OK:
-        return None, signal
+    """A metric of a packet whose signal is ``OK``."""
     if value is None:
         return None, ReadingStatus.UNAVAILABLE
     if not minimum <= value <= maximum:
@@ -163,12 +172,18 @@ def packet_readings(
         ``[spo2, pulse_rate]``, both stamped with the given times.
     """
     signal = packet_status(packet, perfusion)
-    spo2, spo2_status = _value_and_status(
-        packet.spo2_d_percent, 0, SPO2_MAX_PERCENT, signal
-    )
-    pulse, pulse_status = _value_and_status(
-        packet.hr_d_bpm, PULSE_RATE_RANGE_BPM[0], PULSE_RATE_MAX_BPM, signal
-    )
+    spo2: float | None
+    pulse: float | None
+    if signal is ReadingStatus.OK:
+        spo2, spo2_status = _value_and_status(
+            packet.spo2_d_percent, 0, SPO2_MAX_PERCENT
+        )
+        pulse, pulse_status = _value_and_status(
+            packet.hr_d_bpm, PULSE_RATE_RANGE_BPM[0], PULSE_RATE_MAX_BPM
+        )
+    else:
+        spo2 = pulse = None
+        spo2_status = pulse_status = signal
     return [
         Reading(
             device=device,
@@ -313,10 +328,10 @@ class NoninDf2Driver:
 
     def _track_perfusion(self, packet: NoninDf2Packet) -> Perfusion:
         """The perfusion indication in force for ``packet`` (see module doc)."""
-        if packet.sensor_disconnected or packet.sensor_alarm or packet.out_of_track:
+        if packet.status_bits & _FORGET_PERFUSION_BITS:
             self._forget_perfusion()
-        elif packet.perfusion is not Perfusion.NONE:
-            self._perfusion = packet.perfusion
+        elif (perfusion := packet.perfusion) is not Perfusion.NONE:
+            self._perfusion = perfusion
             self._perfusion_age_packets = 0
         else:
             self._perfusion_age_packets += 1

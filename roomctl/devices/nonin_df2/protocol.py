@@ -77,9 +77,10 @@ DecoderStats(frames=2, bytes_in=10, dropped_bytes=0, checksum_errors=0, resyncs=
 from __future__ import annotations
 
 import enum
+import functools
 import itertools
 import operator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -88,7 +89,7 @@ from roomctl.devices.codec import DecoderStats, sum8
 from roomctl.errors import ChecksumError, FrameError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Callable, Iterable, Sequence
 
 # ---------------------------------------------------------------- wire constants
 
@@ -650,6 +651,12 @@ def _spo2_value(byte: int) -> int | None:
 #: SpO2 by data byte, the sentinel 127 as ``None``: ``from_wire`` looks up six a packet.
 _SPO2_BY_BYTE = tuple(_spo2_value(byte) for byte in range(DATA_MAX + 1))
 
+#: Heart rate by ``(msb & HR_MSB_MASK) << HR_LSB_BITS | lsb`` (``_join_hr`` of every
+#: MSB and LSB pair, 511 as ``None``): ``from_wire`` looks up four a packet.
+_HR_BY_BITS = tuple(
+    _join_hr(bits >> HR_LSB_BITS, bits & DATA_MAX) for bits in range(HR_MISSING_BPM + 1)
+)
+
 #: Every value a SpO2 field may hold, and every value an HR field may hold: one
 #: subset test accepts a packet's fields; ``_check_*`` then only name a fault.
 _SPO2_FIELD_VALUES = frozenset((None, *range(SPO2_MISSING_PERCENT)))
@@ -701,6 +708,17 @@ def _checked_status_union(statuses: Sequence[int]) -> int:
     raise ValueError("SYNC must be set on frame 0 and on no other frame")
 
 
+@functools.lru_cache(maxsize=1024)
+def _wire_status_union(statuses: bytes) -> int:
+    """``_checked_status_union`` of a packet's status bytes as received, remembered.
+
+    A device repeats a handful of status patterns (SYNC on frame 0, the perfusion
+    bits of a pulse at a few places, a flag on every frame), so ``from_wire`` looks
+    most of them up. A faulty pattern raises every time (exceptions are not cached).
+    """
+    return _checked_status_union(statuses)
+
+
 def _pleth_in_range(pleth: Sequence[int]) -> bool:
     try:
         bytes(pleth)  # every sample an int in 0-255: the common case, in C
@@ -745,10 +763,10 @@ class NoninDf2Packet:
     statuses: tuple[int, ...]
     #: The 25 pleth samples, 0-255.
     pleth: tuple[int, ...]
-    # The bitwise OR of the statuses, derived once in __post_init__: the driver reads
-    # the flags of every packet, and folding 25 bytes per property read was a hot
-    # spot (issue 3). Not part of equality or repr; ``dataclasses.replace`` derives it
-    # again.
+    # The bitwise OR of the statuses, derived once in __post_init__ (or from_wire):
+    # the driver reads the flags of every packet, and folding 25 bytes per property
+    # read was a hot spot (issue 3). Not part of equality or repr;
+    # ``dataclasses.replace`` derives it again.
     _status_union: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -805,7 +823,8 @@ class NoninDf2Packet:
         """Decode the 125 wire bytes of 25 valid frames, SYNC on frame 0 only.
 
         The frames' start bytes and checksums are not judged again (the decoder did
-        that); the data bytes are, and the statuses are in ``__post_init__``.
+        that); the data bytes and the statuses are, with the same tests and messages
+        as ``__post_init__``, which the other fields cannot fail.
 
         Raises:
             FrameError: not 125 bytes, or a data byte with bit 7 set.
@@ -820,6 +839,8 @@ class NoninDf2Packet:
         data = raw[3::FRAME_LEN_BYTES]
         if not data.isascii():  # every byte below 0x80: data bit 7 clear
             raise FrameError(f"a packet's data bytes have bit 7 clear, got {data!r}")
+        statuses = raw[1::FRAME_LEN_BYTES]
+        union = _wire_status_union(bytes(statuses))
         (
             hr_msb,
             hr_lsb,
@@ -837,21 +858,48 @@ class NoninDf2Packet:
             ehr_d_msb,
             ehr_d_lsb,
         ) = _NAMED_SLOTS(data)
-        return cls(
-            hr_bpm=_join_hr(hr_msb, hr_lsb),
-            spo2_percent=_SPO2_BY_BYTE[spo2],
-            firmware_revision=firmware,
-            spo2_d_percent=_SPO2_BY_BYTE[spo2_d],
-            spo2_fast_percent=_SPO2_BY_BYTE[spo2_fast],
-            spo2_bb_percent=_SPO2_BY_BYTE[spo2_bb],
-            ehr_bpm=_join_hr(ehr_msb, ehr_lsb),
-            espo2_percent=_SPO2_BY_BYTE[espo2],
-            espo2_d_percent=_SPO2_BY_BYTE[espo2_d],
-            hr_d_bpm=_join_hr(hr_d_msb, hr_d_lsb),
-            ehr_d_bpm=_join_hr(ehr_d_msb, ehr_d_lsb),
-            statuses=tuple(raw[1::FRAME_LEN_BYTES]),
-            pleth=tuple(raw[2::FRAME_LEN_BYTES]),
+        # Every field is valid by construction here: 25 statuses (just checked) and
+        # 25 pleth bytes, seven-bit data bytes, so a firmware revision of 0-127,
+        # SpO2 values of 0-126 or ``None`` and heart rates of 0-510 or ``None``. So
+        # the fields are set directly: the frozen dataclass's ``__init__`` and the
+        # checks of ``__post_init__`` would cost more than the rest of this method
+        # (3 packets a second live, 43,200 in a 4-hour replay; issue 3).
+        (
+            set_hr,
+            set_spo2,
+            set_firmware,
+            set_spo2_d,
+            set_spo2_fast,
+            set_spo2_bb,
+            set_ehr,
+            set_espo2,
+            set_espo2_d,
+            set_hr_d,
+            set_ehr_d,
+            set_statuses,
+            set_pleth,
+            set_union,
+        ) = _PACKET_FIELD_SETTERS
+        packet = object.__new__(cls)
+        set_hr(packet, _HR_BY_BITS[(hr_msb & HR_MSB_MASK) << HR_LSB_BITS | hr_lsb])
+        set_spo2(packet, _SPO2_BY_BYTE[spo2])
+        set_firmware(packet, firmware)
+        set_spo2_d(packet, _SPO2_BY_BYTE[spo2_d])
+        set_spo2_fast(packet, _SPO2_BY_BYTE[spo2_fast])
+        set_spo2_bb(packet, _SPO2_BY_BYTE[spo2_bb])
+        set_ehr(packet, _HR_BY_BITS[(ehr_msb & HR_MSB_MASK) << HR_LSB_BITS | ehr_lsb])
+        set_espo2(packet, _SPO2_BY_BYTE[espo2])
+        set_espo2_d(packet, _SPO2_BY_BYTE[espo2_d])
+        set_hr_d(
+            packet, _HR_BY_BITS[(hr_d_msb & HR_MSB_MASK) << HR_LSB_BITS | hr_d_lsb]
         )
+        set_ehr_d(
+            packet, _HR_BY_BITS[(ehr_d_msb & HR_MSB_MASK) << HR_LSB_BITS | ehr_d_lsb]
+        )
+        set_statuses(packet, tuple(statuses))
+        set_pleth(packet, tuple(raw[2::FRAME_LEN_BYTES]))
+        set_union(packet, union)
+        return packet
 
     @classmethod
     def uniform(
@@ -899,6 +947,21 @@ class NoninDf2Packet:
             statuses=statuses,
             pleth=tuple(pleth),
         )
+
+    @property
+    def status_bits(self) -> int:
+        """The bitwise OR of the 25 statuses: a bit is set if any frame carries it.
+
+        >>> packet = NoninDf2Packet.uniform(
+        ...     hr_bpm=72,
+        ...     spo2_percent=97,
+        ...     pleth=[128] * 25,
+        ...     flags=[StatusBit.ARTF] * 25,
+        ... )
+        >>> StatusBit(packet.status_bits)
+        <StatusBit.SYNC|ARTF|ALWAYS_SET: 161>
+        """
+        return self._status_union
 
     @property
     def sensor_disconnected(self) -> bool:
@@ -956,6 +1019,13 @@ class NoninDf2Packet:
     def encode(self) -> bytes:
         """The 125 wire bytes of the packet's 25 frames."""
         return b"".join(frame.encode() for frame in self.frames())
+
+
+#: Setters of every slot of a packet, in field order (``_status_union`` last), for
+#: ``from_wire``: a slot's own descriptor, as ``object.__setattr__`` would find it.
+_PACKET_FIELD_SETTERS: tuple[Callable[[NoninDf2Packet, object], None], ...] = tuple(
+    vars(NoninDf2Packet)[item.name].__set__ for item in fields(NoninDf2Packet)
+)
 
 
 def encode_packet(
@@ -1138,6 +1208,22 @@ class NoninDf2PacketAssembler:
                     self._frames_skipped += count - pos
                     break
                 self._frames_skipped += start - pos
+                confirm = start + PACKET_LEN_FRAMES
+                if confirm < count and syncs.find(1, start + 1, confirm + 1) == confirm:
+                    # The steady state, in one step: 24 frames without SYNC, then
+                    # the next packet's SYNC frame, which lets this one out and
+                    # opens the next (the steps below would give the same).
+                    packets.append(
+                        (
+                            confirm + 1,
+                            NoninDf2Packet.from_wire(
+                                raw[start * FRAME_LEN_BYTES : confirm * FRAME_LEN_BYTES]
+                            ),
+                        )
+                    )
+                    self._packets += 1
+                    pos = confirm
+                    continue
                 partial = raw[start * FRAME_LEN_BYTES : (start + 1) * FRAME_LEN_BYTES]
                 pos = start + 1
                 continue

@@ -511,6 +511,10 @@ def test_packet_round_trips_every_field(
         firmware_revision=firmware,
     )
     assert assemble(decode(packet.encode() + NEXT)[0]) == [packet]
+    # ``from_wire`` sets the fields itself: every one, the derived flags included.
+    decoded = NoninDf2Packet.from_wire(packet.encode())
+    assert repr(decoded) == repr(packet)
+    assert decoded.status_bits == packet.status_bits
 
 
 def test_packet_slots_follow_protocols_md() -> None:
