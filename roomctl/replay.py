@@ -265,13 +265,7 @@ class Replayer:
         if t > now:
             clock.set(t)
             now = t  # what the clock reads now: it never goes back
-        # ``_tick``, written out: this runs at every record (issue 3).
-        second = math.floor(now / TICK_S)
-        if second > self._engine_second:
-            self._engine_second = second
-            self.pipeline.tick(now)
-        if now >= self._stale_check_at:
-            self._check_stale(now)
+        self._tick(now)
         return now
 
     def _tick(self, now: float) -> None:
