@@ -386,11 +386,6 @@ class Recorder:
         )
         return {str(track) for (track,) in rows if track is not None}
 
-    def _require_conn(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise RecordError("the session record is not open")
-        return self._conn
-
     def _queue(self, event: Event) -> None:
         if isinstance(event, _NOT_RECORDED) or self._session_id is None:
             return

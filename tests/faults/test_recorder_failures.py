@@ -72,7 +72,7 @@ def make(
 
 def cap_size(recorder: Recorder, extra_pages: int) -> None:
     """Let the database grow by ``extra_pages`` pages at most."""
-    conn = recorder._require_conn()
+    conn = recorder._connection()
     (pages,) = conn.execute("PRAGMA page_count").fetchone()
     conn.execute(f"PRAGMA max_page_count = {int(pages) + extra_pages}")
 
