@@ -229,6 +229,7 @@ class Daemon:
             driver=driver,
             cycle_s=lambda: self.engine.nibp_cycle_s(self.clock.monotonic()),
             link_up=lambda: supervisor.state is LinkState.UP,
+            clock=self.clock.monotonic,
         )
 
     def handle_command(self, command: Command) -> CommandHandled:

@@ -53,7 +53,11 @@ class NibpController:
         cycle_s: Callable[[], float | None],
         link_up: Callable[[], bool],
         retry_after_failure_s: float = RETRY_AFTER_FAILURE_S,
+        clock: Callable[[], float] | None = None,
     ) -> None:
+        #: Monotonic seconds of the session (the daemon's clock, which a demo or a
+        #: test may run faster than real time); the event loop's time by default.
+        self._clock = clock
         self._retry_after_s = retry_after_failure_s
         self.device = device
         self._driver = driver
@@ -95,9 +99,9 @@ class NibpController:
 
     async def run(self) -> None:
         """Measure on the cycle and on request until cancelled."""
-        loop = asyncio.get_running_loop()
+        clock = self._clock or asyncio.get_running_loop().time
         if self._continue_ago_s is not None:
-            self._last_start = loop.time() - self._continue_ago_s
+            self._last_start = clock() - self._continue_ago_s
             self._continue_ago_s = None
         while True:
             try:
@@ -108,7 +112,7 @@ class NibpController:
             except TimeoutError:
                 requested = False
             self._wake.clear()
-            now = loop.time()
+            now = clock()
             if not self._link_up():
                 self._up_since = None
                 self._pending = self._pending or requested
@@ -125,12 +129,12 @@ class NibpController:
                 reading = await self._driver.measure()
             except DeviceError as exc:
                 self.failed += 1
-                self._retry_at = loop.time() + self._retry_after_s
+                self._retry_at = clock() + self._retry_after_s
                 _LOGGER.warning("NIBP %s: determination failed: %s", self.device, exc)
                 continue
             if reading.status is not ReadingStatus.OK:
                 self.failed += 1
-                self._retry_at = loop.time() + self._retry_after_s
+                self._retry_at = clock() + self._retry_after_s
                 _LOGGER.info(
                     "NIBP %s: %s; retrying in %g s",
                     self.device,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import itertools
 from datetime import UTC, datetime
 
 from roomctl.devices.suntech_nibp.driver import SuntechDriver, SuntechTimeouts
@@ -60,3 +62,50 @@ async def test_controller_retries_a_failed_determination_soon_not_next_cycle() -
     assert results[0].error_code == 87
     assert results[1].status is ReadingStatus.OK
     assert (controller.started, controller.failed) == (2, 1)
+
+
+async def test_controller_keeps_the_cycle_in_session_time_on_a_faster_clock() -> None:
+    # The daemon's clock may run faster than real time (the demo's --speed, the fault
+    # suites): a 5-minute cycle is 5 minutes of that clock, not of the event loop.
+    loop = asyncio.get_running_loop()
+    origin = loop.time()
+    speed = 300.0  # 5 session minutes a real second
+
+    class Driver:
+        def __init__(self) -> None:
+            self.starts: list[float] = []
+
+        async def measure(self) -> NibpReading:
+            self.starts.append(session())
+            return NibpReading(
+                device="nibp",
+                systolic_mmhg=120,
+                diastolic_mmhg=80,
+                map_mmhg=93,
+                pulse_rate_bpm=70,
+                status=ReadingStatus.OK,
+                received_mono=session(),
+                received_at=datetime.now(UTC),
+            )
+
+    def session() -> float:
+        return (loop.time() - origin) * speed
+
+    driver = Driver()
+    controller = NibpController(
+        device="nibp",
+        driver=driver,
+        cycle_s=lambda: 300.0,
+        link_up=lambda: True,
+        clock=session,
+    )
+    running = asyncio.create_task(controller.run())
+    await asyncio.sleep(3.6)  # POLL_S is 1 real second: about 3 looks
+    running.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await running
+    # The first after FIRST_MEASUREMENT_DELAY_S of session time, then one a cycle:
+    # on the loop's own time it would have measured once at most.
+    assert len(driver.starts) >= 2
+    gaps = [b - a for a, b in itertools.pairwise(driver.starts)]
+    assert all(gap >= 300.0 for gap in gaps), gaps
