@@ -24,16 +24,14 @@ What is compressed and what is real:
 - the daemon's session clock is ``roomctl.clock.ScaledClock`` on the same origin and
   speed, so the alarm engine's delays, the record's times and the capture's ``t`` are
   session time, equal to the scenario's time;
-- three of the daemon's real-time timers decide what the alarm engine sees and are
+- two of the daemon's real-time timers decide what the alarm engine sees and are
   divided by ``speed`` in the child (not in the product): the engine's tick
   (``roomctl.app.TICK_INTERVAL_S``, so the engine still runs every 0.5 s of session
-  time), the Nonin driver's read pacing (``read_again_in_s``: the link takes no bytes
-  until the next packet is due at 75 frames a second of real time; divided, a read
-  holds one packet of session time, not ``speed`` of them), and the NIBP
-  controller's cycle and retry
-  (``roomctl.nibp.NibpController`` counts them on the event loop's real clock; the
-  child hands it the engine's cycle divided by ``speed``). The controller still looks
-  at its cycle once per real second (``POLL_S``): ``speed`` seconds of session time;
+  time) and the Nonin driver's read pacing (``read_again_in_s``: the link takes no
+  bytes until the next packet is due at 75 frames a second of real time; divided, a
+  read holds one packet of session time, not ``speed`` of them). The NIBP
+  controller counts its cycle and retry on the daemon's clock (session time), and
+  looks at them once per real second (``POLL_S``): ``speed`` seconds of session time;
 - everything else is real time: I/O deadlines, MQTT keepalives and pacing, the
   record's flush every 0.25 s, the state snapshot every second, libVLC playing music
   at its own pace. Timer-driven work therefore happens ``speed`` times less often per
@@ -76,7 +74,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import aiomqtt
 
@@ -87,9 +84,6 @@ from simulators.nonin_df2 import NoninDf2Model
 from simulators.scenarios import Keyframe, Scenario
 from simulators.suntech_nibp import SuntechModel
 from simulators.transport import PtyPort
-
-if TYPE_CHECKING:
-    from roomctl.devices.supervisor import DeviceSupervisor
 
 ROOM = "soak"
 LIGHT = "soak/ceiling"
@@ -235,32 +229,12 @@ async def _child_main(
 ) -> None:
     from roomctl.app import Daemon  # noqa: PLC0415
     from roomctl.clock import ScaledClock  # noqa: PLC0415
-    from roomctl.nibp import RETRY_AFTER_FAILURE_S, NibpController  # noqa: PLC0415
     from roomctl.settings import load_settings  # noqa: PLC0415
-
-    class SoakDaemon(Daemon):
-        """The daemon, its NIBP controller handed the cycle in real seconds."""
-
-        def _nibp_controller(self, supervisor: DeviceSupervisor) -> NibpController:
-            controller = super()._nibp_controller(supervisor)
-            engine, clock = self.engine, self.clock
-
-            def cycle_real_s() -> float | None:
-                cycle = engine.nibp_cycle_s(clock.monotonic())
-                return None if cycle is None else cycle / speed
-
-            return NibpController(
-                device=controller.device,
-                driver=controller._driver,  # noqa: SLF001
-                cycle_s=cycle_real_s,
-                link_up=controller._link_up,  # noqa: SLF001
-                retry_after_failure_s=RETRY_AFTER_FAILURE_S / speed,
-            )
 
     _compress(speed)
     settings = load_settings(config)
     clock = ScaledClock(speed=speed, start_at=START_AT, origin=origin)
-    daemon = SoakDaemon(settings, clock=clock)
+    daemon = Daemon(settings, clock=clock)
     task = asyncio.current_task()
     assert task is not None
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
